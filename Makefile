@@ -1,0 +1,50 @@
+# catdog: `make demo` and `make test` do all the set-up on a fresh machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+# The shared sample of real photos (never written to: tests copy it to a temp dir before training).
+export CATDOG_SAMPLE ?= $(abspath ../shared/data/dogscats)
+# matplotlib must never open a window in scripts, tests or CI.
+export MPLBACKEND ?= Agg
+
+.PHONY: install export check-export readme check-readme nbtest pytest test demo bench docs clean
+
+$(STAMP): setup.py settings.ini constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -c constraints.txt torch torchvision
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+export: install
+	$(VENV)/bin/nbdev_export
+
+# The package must be exactly what the notebooks export.
+check-export: install
+	$(PY) tools/check_export.py
+
+readme: install
+	$(PY) tools/make_readme.py
+
+check-readme: install
+	$(PY) tools/make_readme.py --check
+
+nbtest: install
+	$(VENV)/bin/nbdev_test --n_workers 1 --timing
+
+pytest: install
+	$(PY) -m pytest -q tests/
+
+test: check-export check-readme nbtest pytest
+
+demo: install
+	$(PY) tools/demo.py --out demo_out
+
+bench: install
+	$(PY) tools/bench.py
+
+clean:
+	rm -rf $(VENV) _docs _proc docs/_build build dist *.egg-info

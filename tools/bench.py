@@ -1,0 +1,176 @@
+"""catdog benchmarks on this machine: seconds, and ratios to limits measured in the same run.
+
+Sections (all by default; pick with --only):
+- raw:        the model's own throughput at 224x224, batch 32 (random tensors): the limit for the rest
+- loader:     images/second from file to normalised batch vs PIL decode+resize x cores (tools/bench_data.py)
+- quickstart: the seed's three lines (from_paths, ConvLearner.pretrained(precompute=False), fit(0.01, 1))
+              as one fresh process on a fresh copy of the sample: wall seconds, accuracy, peak memory
+- epochs:     a frozen epoch, an unfrozen epoch and TTA, as a fraction of the raw throughput
+- lesson:     seed 000 end to end (tools/lesson1_flow.py) as one process on a fresh copy
+
+Numbers are written to bench_out/bench.json (the README's figures come from there)."""
+import argparse, datetime, json, os, platform, shutil, subprocess, sys, tempfile, threading, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = Path(os.environ.get('CATDOG_SAMPLE', ROOT.parent/'shared'/'data'/'dogscats'))
+LIMITS = dict(quickstart_s=20., quickstart_acc=0.985, quickstart_mem_gb=2., throughput_ratio=0.85, lesson_s=600.)
+
+def fresh_copy(tmp):
+    "A fresh copy of the sample: no caches from an earlier run."
+    dst = Path(tmp)/'dogscats'
+    shutil.copytree(SAMPLE, dst)
+    for p in dst.rglob('*'): os.chmod(p, 0o755 if p.is_dir() else 0o644)
+    return dst
+
+def _tree_pss_kb(pid):
+    "Proportional set size of `pid` and its descendants (shared pages counted once overall)."
+    kids = {}
+    for d in Path('/proc').iterdir():
+        if not d.name.isdigit(): continue
+        try: ppid = int((d/'stat').read_text().rsplit(')', 1)[1].split()[1])
+        except (OSError, IndexError, ValueError): continue
+        kids.setdefault(ppid, []).append(int(d.name))
+    todo, total = [pid], 0
+    while todo:
+        p = todo.pop(); todo += kids.get(p, [])
+        try:
+            for line in Path(f'/proc/{p}/smaps_rollup').read_text().splitlines():
+                if line.startswith('Pss:'): total += int(line.split()[1]); break
+        except OSError: pass
+    return total
+
+def run_timed(cmd, **kw):
+    "Run `cmd`; wall seconds, peak PSS of its process tree (GB), and its stdout."
+    t0 = time.time()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, **kw)
+    peak = [0]
+    def watch():
+        while proc.poll() is None:
+            peak[0] = max(peak[0], _tree_pss_kb(proc.pid)); time.sleep(0.05)
+    th = threading.Thread(target=watch, daemon=True); th.start()
+    out, _ = proc.communicate()
+    dt = time.time() - t0
+    th.join()
+    if proc.returncode: sys.exit(f'{cmd} failed ({proc.returncode}):\n{out[-3000:]}')
+    return dt, peak[0]/1e6, out
+
+QUICKSTART = """
+import json, sys
+from catdog.all import *
+PATH, sz = sys.argv[1], 224
+data = ImageClassifierData.from_paths(PATH, tfms=tfms_from_model(efficientnet_lite0, sz))
+learn = ConvLearner.pretrained(efficientnet_lite0, data, precompute=False)
+learn.fit(0.01, 1)
+print(json.dumps(dict(accuracy=learn.recorder.values[-1][-1])))
+"""
+
+def bench_raw(bs=32, sz=224):
+    "Images/second of the bare model: inference (eval, no grad) and a training step, in catdog's precision."
+    import torch
+    from catdog.core import bf16_supported
+    from catdog.models import efficientnet_lite0, create_body, create_head
+    from torch import nn
+    body = create_body(efficientnet_lite0)
+    model = nn.Sequential(body, create_head(2560, 2)).to(memory_format=torch.channels_last)
+    x = torch.randn(bs, 3, sz, sz).contiguous(memory_format=torch.channels_last); y = torch.randint(0, 2, (bs,))
+    ac = lambda: torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16_supported('cpu'))
+    def infer():
+        with torch.no_grad(), ac(): model(x)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    def train():
+        with ac(): loss = nn.functional.cross_entropy(model(x).float(), y)
+        loss.backward(); opt.step(); opt.zero_grad()
+    res = {}
+    for name, f, n, mode in (('inference', infer, 6, 'eval'), ('train_step', train, 3, 'train')):
+        getattr(model, mode)(); f()
+        t = time.time()
+        for _ in range(n): f()
+        res[f'{name}_img_s'] = round(n*bs/(time.time() - t), 1)
+    return res
+
+def bench_epochs(path, raw):
+    "Frozen epoch, unfrozen epoch and TTA on the sample, against the raw throughput."
+    from catdog.all import ImageClassifierData, ConvLearner, tfms_from_model, efficientnet_lite0, transforms_side_on
+    data = ImageClassifierData.from_paths(path, tfms=tfms_from_model(efficientnet_lite0, 224, aug_tfms=transforms_side_on, max_zoom=1.1))
+    n_trn, n_val = len(data.trn_ds), len(data.val_ds)
+    learn = ConvLearner.pretrained(efficientnet_lite0, data, quiet=True)
+    inf, trn = raw['inference_img_s'], raw['train_step_img_s']
+    res = {}
+    def timed(name, f, ideal):
+        t = time.time(); f(); dt = time.time() - t
+        res[name] = dict(seconds=round(dt, 1), ideal_seconds=round(ideal, 1), ratio=round(ideal/dt, 3))
+        print(f'  {name}: {dt:.1f}s; at raw throughput {ideal:.1f}s; ratio {ideal/dt:.2f}', flush=True)
+    timed('frozen_epoch', lambda: learn.fit(1e-2, 1), (n_trn + n_val)/inf)
+    timed('frozen_epoch_2', lambda: learn.fit(1e-2, 1), (n_trn + n_val)/inf)
+    learn.unfreeze()
+    timed('unfrozen_epoch', lambda: learn.fit([1e-4, 1e-3, 1e-2], 1), n_trn/trn + n_val/inf)
+    timed('tta', lambda: learn.TTA(), 5*n_val/inf)
+    res['accuracy_after'] = round(learn.recorder.values[-1][-1], 4)
+    return res
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--only', default='raw,loader,quickstart,epochs,lesson', help='comma-separated sections')
+    ap.add_argument('--out', default=str(ROOT/'bench_out'))
+    args = ap.parse_args()
+    only = args.only.split(',')
+    out = Path(args.out); out.mkdir(exist_ok=True)
+    res = dict(date=datetime.date.today().isoformat(), machine=f'{platform.processor() or platform.machine()}, '
+               f'{os.cpu_count()} cores, {platform.python_version()}', limits=LIMITS)
+    prev = out/'bench.json'
+    if prev.exists() and set(only) != set(ap.get_default('only').split(',')): res = {**json.loads(prev.read_text()), **res}
+    if 'raw' in only or 'epochs' in only:
+        print('raw model throughput (efficientnet_lite0, 224, bs 32) ...', flush=True)
+        res['raw'] = bench_raw(); print(' ', res['raw'], flush=True)
+    if 'loader' in only:
+        sys.path.insert(0, str(ROOT/'tools'))
+        from bench_data import bench_loader
+        print('loader ...', flush=True)
+        res['loader'] = bench_loader(SAMPLE)
+    if 'quickstart' in only:
+        print('quick start (fresh process, fresh copy) ...', flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = fresh_copy(tmp)
+            dt, mem, stdout = run_timed([sys.executable, '-c', QUICKSTART, str(path)])
+        acc = json.loads(stdout.strip().splitlines()[-1])['accuracy']
+        res['quickstart'] = dict(seconds=round(dt, 1), accuracy=round(acc, 4), peak_memory_gb=round(mem, 2),
+                                 time_ratio=round(dt/LIMITS['quickstart_s'], 3), memory_ratio=round(mem/LIMITS['quickstart_mem_gb'], 3))
+        print(' ', res['quickstart'], flush=True)
+    if 'epochs' in only:
+        print('epochs and TTA vs raw throughput ...', flush=True)
+        with tempfile.TemporaryDirectory() as tmp: res['epochs'] = bench_epochs(fresh_copy(tmp), res['raw'])
+    if 'lesson' in only:
+        print('lesson 1 end to end (fresh process, fresh copy) ...', flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = fresh_copy(tmp)
+            dt, mem, stdout = run_timed([sys.executable, str(ROOT/'tools'/'lesson1_flow.py'), str(path)])
+        lesson = json.loads(stdout.strip().splitlines()[-1])
+        res['lesson'] = dict(seconds=round(dt, 1), time_ratio=round(dt/LIMITS['lesson_s'], 3), peak_memory_gb=round(mem, 2),
+                             final_tta_accuracy=lesson['final_tta_accuracy'], stages=lesson['stages'])
+        print(' ', {k: v for k, v in res['lesson'].items() if k != 'stages'}, flush=True)
+    prev.write_text(json.dumps(res, indent=1))
+    print(f'\nwritten {prev}')
+    print(summary(res))
+
+def summary(res) -> str:
+    "A markdown table of the figures, with their limits."
+    rows = [('figure', 'this machine', 'limit', 'ratio')]
+    if 'raw' in res: rows += [('raw inference (img/s)', res['raw']['inference_img_s'], '', ''),
+                              ('raw training step (img/s)', res['raw']['train_step_img_s'], '', '')]
+    if 'loader' in res and isinstance(res['loader'], dict):
+        l = res['loader']; rows.append(('loader (img/s)', l.get('loader_img_s', ''), l.get('limit_img_s', ''), l.get('ratio', '')))
+    if 'quickstart' in res:
+        q = res['quickstart']
+        rows += [('quick start (s, whole process)', q['seconds'], LIMITS['quickstart_s'], q['time_ratio']),
+                 ('quick start accuracy', q['accuracy'], LIMITS['quickstart_acc'], ''),
+                 ('quick start peak memory (GB)', q['peak_memory_gb'], LIMITS['quickstart_mem_gb'], q['memory_ratio'])]
+    if 'epochs' in res:
+        for k in ('frozen_epoch', 'frozen_epoch_2', 'unfrozen_epoch', 'tta'):
+            e = res['epochs'][k]; rows.append((f'{k} (s) vs raw throughput', e['seconds'], e['ideal_seconds'], e['ratio']))
+    if 'lesson' in res:
+        rows += [('lesson 1 end to end (s)', res['lesson']['seconds'], LIMITS['lesson_s'], res['lesson']['time_ratio']),
+                 ('lesson 1 final TTA accuracy', res['lesson']['final_tta_accuracy'], '', '')]
+    return '\n'.join('| ' + ' | '.join(str(c) for c in r) + ' |' + ('\n|---|---|---|---|' if i == 0 else '') for i, r in enumerate(rows))
+
+if __name__ == '__main__': main()

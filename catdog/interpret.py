@@ -12,7 +12,6 @@ import torch
 import matplotlib.pyplot as plt
 from matplotlib import colors as mcolors
 from fastcore.basics import patch
-from sklearn.metrics import confusion_matrix as _sk_confusion_matrix
 
 from .data import DatasetType
 
@@ -241,6 +240,11 @@ def plot_top_losses(self:ClassificationInterpretation,
     return _finish(fig)
 
 # %% ../nbs/08_interpret.ipynb #c49cdae4
+def _sk_confusion_matrix(*args, **kwargs):
+    "scikit-learn's `confusion_matrix`, imported on first use (importing sklearn adds seconds to `import catdog`)."
+    from sklearn.metrics import confusion_matrix
+    return confusion_matrix(*args, **kwargs)
+
 @patch(nm='confusion_matrix')
 def _confusion_matrix(self:ClassificationInterpretation,
                       slice_size=None): # count this many items at a time (memory stays flat)

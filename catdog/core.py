@@ -92,6 +92,10 @@ def writable_dir(path, sub:str) -> Path:
     return alt
 
 # %% ../nbs/00_core.ipynb #abf09945
+def _umask() -> int:
+    m = os.umask(0); os.umask(m)
+    return m
+
 def atomic_save(obj, fname) -> Path:
     "`torch.save(obj)` to `fname` through a temp file and a rename, so a crash mid-save keeps the old file."
     fname = Path(fname)
@@ -101,6 +105,7 @@ def atomic_save(obj, fname) -> Path:
         with os.fdopen(fd, 'wb') as f:
             torch.save(obj, f)
             f.flush(); os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; a saved model is as readable as any file
         os.replace(tmp, fname)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -2,7 +2,7 @@
 
 Honours the nbdev directives a README needs: `#| hide`, `#| include: false`, `#| echo: false`, `#| output: false`.
 `--check` exits non-zero when README.md is not what the notebook gives."""
-import argparse, json, sys
+import argparse, json, re, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parents[1]
@@ -28,11 +28,19 @@ def output_md(o):
     if 'text/plain' in data: return '```\n' + ''.join(data['text/plain']).rstrip() + '\n```'
     return ''
 
+def _links(md):
+    "Links as the README at the repo root needs them: images under nbs/, pages of the docs site as notebooks."
+    md = re.sub(r'\]\((images/[^)]+)\)', r'](nbs/\1)', md)
+    for nb in (root/'nbs').glob('*.ipynb'):
+        page = re.sub(r'^[0-9]+[a-z]?_', '', nb.stem)
+        md = md.replace(f']({page}.html)', f'](nbs/{nb.name})')
+    return md
+
 def render(nb):
     parts = []
     for c in nb['cells']:
         src = cell_src(c)
-        if c['cell_type'] == 'markdown': parts.append(src.strip()); continue
+        if c['cell_type'] == 'markdown': parts.append(_links(src.strip())); continue
         if c['cell_type'] != 'code': continue
         d = directives(src)
         if 'hide' in d or d.get('include', '').strip() == 'false': continue

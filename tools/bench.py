@@ -47,7 +47,7 @@ def run_timed(cmd, **kw):
     peak = [0]
     def watch():
         while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_pss_kb(proc.pid)); time.sleep(0.05)
+            peak[0] = max(peak[0], _tree_pss_kb(proc.pid)); time.sleep(0.5)  # reading smaps costs CPU: not too often
     th = threading.Thread(target=watch, daemon=True); th.start()
     out, _ = proc.communicate()
     dt = time.time() - t0

@@ -14,7 +14,7 @@
    saved in the notebooks are what the pages show (nbdev only runs the cells `show_doc` needs).
 
 The navigation follows nbdev's sidebar order (index first, then by file name)."""
-import argparse, configparser, contextlib, copy, fcntl, json, os, re, subprocess, sys, tempfile
+import argparse, configparser, contextlib, copy, fcntl, json, os, re, shutil, subprocess, sys, tempfile
 from pathlib import Path
 
 root = Path(__file__).resolve().parents[1]
@@ -246,6 +246,8 @@ def build(nbs=None, out=None, force=False, strict=False):
         try: pages = make_pages(nbs, cache, out/'src')
         finally:
             if tmp: tmp.cleanup()
+        if (nbs/'images').is_dir():  # pictures the notebooks' prose shows, e.g. ![...](images/top_losses.png)
+            shutil.copytree(nbs/'images', out/'src'/'images', dirs_exist_ok=True)
         html = sphinx(out/'src', out, force=force, strict=strict)
     print(f'docs: {len(pages)} pages ({", ".join(str(p) for p in pages)}) in {html}')
     return html

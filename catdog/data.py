@@ -324,6 +324,17 @@ def _default_tfms(tfms):
     if tfms is None or (isinstance(tfms, (tuple, list)) and all(t is None for t in tfms)): return tfms_from_stats(imagenet_stats, 224)
     return tfms
 
+def _folder_sets(path:Path, trn_name:str, val_name:str, test_name:str|None):
+    "Training `(files, labels, classes)`, validation `(files, labels)` and test files of a folder-per-class dataset."
+    if not path.is_dir(): raise FileNotFoundError(f"Dataset folder not found: {path}")
+    trn = folder_source(path, trn_name)
+    val = folder_source(path, val_name, trn[2])[:2]
+    test = None
+    if test_name:
+        test = get_image_files(_need_dir(path, test_name, 'test'))
+        if not test: raise ValueError(f"Test folder {path/test_name} holds no images")
+    return trn, val, test
+
 class ImageClassifierData(ImageData):
     "fastai 0.7's data object: `from_paths` (a folder per class) or `from_csv` (a labels file)."
     @classmethod
@@ -354,13 +365,7 @@ class ImageClassifierData(ImageData):
                   ) -> ImageClassifierData:
         "Data from folders of images, one sub-folder per class (the classes are the training sub-folders)."
         path = Path(path)
-        if not path.is_dir(): raise FileNotFoundError(f"Dataset folder not found: {path}")
-        trn = folder_source(path, trn_name)
-        val = folder_source(path, val_name, trn[2])[:2]
-        test = None
-        if test_name:
-            test = get_image_files(_need_dir(path, test_name, 'test'))
-            if not test: raise ValueError(f"Test folder {path/test_name} holds no images")
+        trn, val, test = _folder_sets(path, trn_name, val_name, test_name)
         return cls._build(path, trn, val, test, _default_tfms(tfms), bs, num_workers, skip_bad)
 
     @classmethod
@@ -438,13 +443,7 @@ class ImageDataBunch(ImageData):
         "Data from `path/train/<class>/` and `path/valid/<class>/` folders; call `.normalize(stats)` next."
         trn_tfms, val_tfms = _v1_tfms(ds_tfms, size)
         path = Path(path)
-        if not path.is_dir(): raise FileNotFoundError(f"Dataset folder not found: {path}")
-        trn = folder_source(path, train)
-        val = folder_source(path, valid, trn[2])[:2]
-        tst = None
-        if test:
-            tst = get_image_files(_need_dir(path, test, 'test'))
-            if not tst: raise ValueError(f"Test folder {path/test} holds no images")
+        trn, val, tst = _folder_sets(path, train, valid, test)
         return ImageClassifierData._build.__func__(cls, path, trn, val, tst, (trn_tfms, val_tfms), bs, num_workers, skip_bad)
 
     @classmethod

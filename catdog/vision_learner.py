@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_vision_learner.ipynb #e01b6efc
 from __future__ import annotations
-import hashlib, os, shutil, tempfile, warnings
+import hashlib, os, warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,12 +15,9 @@ from fastprogress.fastprogress import progress_bar
 from fastcore.basics import patch
 
 from .core import defaults, atomic_save, writable_dir
-from .images import open_image
-from .transforms import Normalize
 from .data import DatasetType, ImageDataBunch
-from .models import (arch_meta, arch_name, get_arch, create_body, create_head, num_features_model,
-                     efficientnet_lite0, default_split)
-from .learner import Learner, SGD, AdamW, accuracy, MixedPrecision
+from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
+from .learner import Learner, SGD, accuracy, MixedPrecision
 
 # %% auto #0
 __all__ = ['VisionLearner', 'create_cnn', 'load_learner', 'TensorLoader', 'ActivationData', 'compute_activations', 'ConvLearner']

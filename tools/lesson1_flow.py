@@ -3,7 +3,7 @@
 Usage: python tools/lesson1_flow.py PATH [--json OUT]. PATH must be a writable copy of the data (models
 and caches are saved under it). Prints each stage's accuracy and seconds; `make bench` times the whole
 process on a fresh copy."""
-import argparse, json, sys, time
+import argparse, json, time
 t_start = time.time()
 import numpy as np
 from sklearn.metrics import confusion_matrix

@@ -4,7 +4,7 @@
 after changing a notebook whose outputs matter (the course notebooks, plots in library notebooks):
     python tools/run_nbs.py nbs/90_lesson1.ipynb
 Cells run from the notebook's folder, as nbdev_test runs them; the first error stops and is reported."""
-import argparse, os, sys, time
+import argparse, os, time
 from pathlib import Path
 os.environ.setdefault('MPLBACKEND', 'module://matplotlib_inline.backend_inline')
 from execnb.nbio import read_nb, write_nb

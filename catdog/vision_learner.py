@@ -121,12 +121,8 @@ def _tta_probs(learn, ds_type=DatasetType.Valid, n_aug:int=4) -> tuple:
     plain_dl = data.dl(ds_type)
     if plain_dl is None: raise ValueError(f"TTA: the data has no {ds_type.name} set")
     aug_dl = plain_dl.new(ds=plain_dl.dataset.new(tfms=data.trn_tfms), shuffle=False)
-    def run(dl):
-        ps, ys = [], []
-        for xb, yb in dl: ps.append(_predict_batch(learn, xb)); ys.append(yb.cpu())
-        return torch.cat(ps), torch.cat(ys)
-    probs, y = run(plain_dl)
-    augs = torch.stack([run(aug_dl)[0] for _ in progress_bar(range(n_aug), leave=False)]) if n_aug else probs[None]
+    probs, y = learn.get_preds(dl=plain_dl)
+    augs = torch.stack([learn.get_preds(dl=aug_dl)[0] for _ in range(n_aug)]) if n_aug else probs[None]
     return probs, augs, y
 
 @patch

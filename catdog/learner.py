@@ -386,6 +386,7 @@ class Learner:
                  wd:float=1e-2, # weight decay (decoupled for Adam)
                  layer_groups=None, # list of modules splitting `model`; default `[model]`
                  train_bn:bool=False, # keep BatchNorm layers of frozen groups training (fastai v1); False: frozen like the rest (0.7)
+                 bn_eval:bool=False, # BatchNorm layers outside the last group always use their stored statistics, also unfrozen
                  precision:str|None=None, # for `MixedPrecision`; None: `defaults.precision`
                  channels_last:bool|None=None, # add `ChannelsLast`; None: `defaults.channels_last`
                  quiet:bool=False, # no progress bars or tables
@@ -394,6 +395,7 @@ class Learner:
         if not isinstance(model, nn.Module): raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
         if getattr(data, 'train_dl', None) is None: raise ValueError("data has no train_dl")
         self.data, self.opt_func, self.wd, self.train_bn, self.model_dir = data, opt_func, wd, train_bn, model_dir
+        self.bn_eval = bn_eval
         self.loss_func = loss_func if loss_func is not None else nn.CrossEntropyLoss()
         self.metrics = listify(metrics)
         self.path = Path(path if path is not None else getattr(data, 'path', '.'))
@@ -581,13 +583,17 @@ class Learner:
 
     # --- frozen groups
     def _set_train_mode(self):
-        "Train mode, except frozen groups (eval; BatchNorm trains if `train_bn`); find the longest prefix that trains nothing."
+        "Train mode, except frozen groups (eval; BatchNorm trains if `train_bn`) and, with `bn_eval`, the body's BatchNorm; find the longest prefix that trains nothing."
         self.model.train()
         for g in self.layer_groups[:self._n_frozen]:
             g.eval()
             if self.train_bn:
                 for m in g.modules():
                     if isinstance(m, _bn_types): m.train()
+        if self.bn_eval:
+            for g in self.layer_groups[:-1]:
+                for m in g.modules():
+                    if isinstance(m, _bn_types): m.eval()
         self._prefix = None
         if self._n_frozen == 0: return
         mods = _flatten_seq(self.model)

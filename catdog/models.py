@@ -311,15 +311,15 @@ model_meta = {
     resnet50:  dict(cut=-2, split=resnet_split, stats=imagenet_stats, weights=_tv('resnet50')),
     resnet101: dict(cut=-2, split=resnet_split, stats=imagenet_stats, weights=_tv('resnet101')),
     resnet152: dict(cut=-2, split=resnet_split, stats=imagenet_stats, weights=_tv('resnet152')),
-    efficientnet_lite0: dict(cut=effnet_body, split=effnet_split, stats=lite_stats, weights=_lite(0)),
-    efficientnet_lite1: dict(cut=effnet_body, split=effnet_split, stats=lite_stats, weights=_lite(1)),
-    efficientnet_lite2: dict(cut=effnet_body, split=effnet_split, stats=lite_stats, weights=_lite(2)),
+    efficientnet_lite0: dict(cut=effnet_body, split=effnet_split, stats=lite_stats, weights=_lite(0), bn_eval=True),
+    efficientnet_lite1: dict(cut=effnet_body, split=effnet_split, stats=lite_stats, weights=_lite(1), bn_eval=True),
+    efficientnet_lite2: dict(cut=effnet_body, split=effnet_split, stats=lite_stats, weights=_lite(2), bn_eval=True),
 }
 
 def arch_meta(arch) -> dict: # an arch function or a timm model name
     "The `model_meta` entry of `arch`, with defaults for unknown archs (timm names: timm's statistics)."
     if isinstance(arch, str) and arch in _registry(): arch = _registry()[arch]
-    meta = dict(cut=None, split=default_split, stats=imagenet_stats, weights='the arch function itself')
+    meta = dict(cut=None, split=default_split, stats=imagenet_stats, weights='the arch function itself', bn_eval=False)
     if isinstance(arch, str):
         from timm.models import get_pretrained_cfg
         cfg = get_pretrained_cfg(arch)

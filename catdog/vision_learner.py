@@ -68,6 +68,7 @@ def create_cnn(data, # an `ImageData` (`ImageClassifierData` or `ImageDataBunch`
                custom_head:nn.Module|None=None, # a head of your own, in place of `create_head`'s
                concat_pool:bool=True, # head starts with `AdaptiveConcatPool2d` (else average pooling)
                bn_final:bool=False, # head ends with a BatchNorm1d
+               bn_eval:bool|None=None, # the body's BatchNorm keeps its statistics when unfrozen; None: `model_meta`
                learner_cls=None, # the class to build (default `VisionLearner`)
                **kwargs, # passed to the learner (`loss_func`, `opt_func`, `wd`, `precision`, ...)
               ) -> VisionLearner:
@@ -85,7 +86,8 @@ def create_cnn(data, # an `ImageData` (`ImageClassifierData` or `ImageDataBunch`
     cfg = dict(lin_ftrs=lin_ftrs, ps=ps, concat_pool=concat_pool, bn_final=bn_final,
                custom_head=custom_head is not None, custom_cut=callable(cut), cut=cut if isinstance(cut, int) else None,
                custom_split=split_on is not None)
-    learn = (learner_cls or VisionLearner)(data, model, arch=arch, cfg=cfg, metrics=metrics, **kwargs)
+    if bn_eval is None: bn_eval = meta['bn_eval']
+    learn = (learner_cls or VisionLearner)(data, model, arch=arch, cfg=cfg, metrics=metrics, bn_eval=bn_eval, **kwargs)
     learn.layer_groups = (split_on or meta['split'])(model)
     if pretrained: learn.freeze()
     return learn

@@ -13,10 +13,11 @@ from catdog.models import (models, create_body, create_head, num_features_model,
 SAMPLE = Path(os.environ.get('CATDOG_SAMPLE', Path(__file__).resolve().parents[2]/'shared'/'data'/'dogscats'))
 CATS, DOGS = range(281, 286), range(151, 269)  # ImageNet's domestic cats and dogs
 
-def _valid_batches(arch, sz=224, bs=50):
+def _valid_batches(arch, sz=224, bs=50, mixed=False):
     "The sample's valid photos through `arch`'s validation transforms, normalised; with labels 0 = cat, 1 = dog."
     _, val = tfms_from_model(arch, sz)
     files = [(f, y) for y, c in enumerate(['cats', 'dogs']) for f in sorted((SAMPLE/'valid'/c).iterdir())]
+    if mixed: files = [files[i] for i in torch.randperm(len(files), generator=torch.Generator().manual_seed(0))]
     for i in range(0, len(files), bs):
         chunk = files[i:i+bs]
         x = val.norm(torch.stack([val.load(f) for f, _ in chunk]).float())
@@ -34,6 +35,23 @@ def test_lite0_zero_shot_on_sample():
             correct += in_group.sum().item(); n += len(y)
     assert n == 500
     assert correct / n >= 0.85, f'zero-shot accuracy {correct/n:.3f}: the weight mapping is wrong'
+
+@pytest.mark.skipif(not (SAMPLE/'valid'/'cats').is_dir(), reason='needs the dogscats sample ($CATDOG_SAMPLE)')
+def test_lite0_needs_its_stored_bn_statistics():
+    "Why model_meta says bn_eval=True for Lite0: with batch statistics (BatchNorm in train mode) it stops recognising the photos."
+    assert arch_meta(models.efficientnet_lite0)['bn_eval'] and not arch_meta(models.resnet34)['bn_eval']
+    m = models.efficientnet_lite0().to(memory_format=torch.channels_last)
+    acc = {}
+    for mode in ('eval', 'train'):
+        getattr(m, mode)()
+        correct = n = 0
+        with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+            for x, y in _valid_batches(models.efficientnet_lite0, mixed=True):
+                pred = m(x).float().argmax(1)
+                correct += torch.where(y == 0, torch.isin(pred, torch.tensor(CATS)), torch.isin(pred, torch.tensor(DOGS))).sum().item()
+                n += len(y)
+        acc[mode] = correct / n
+    assert acc['eval'] >= 0.85 and acc['train'] < acc['eval'] - 0.2, acc
 
 def test_lite0_mapping_checks_shapes():
     "Loading by order refuses weights of another architecture, naming the tensor."

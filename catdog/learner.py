@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 from .core import defaults, bf16_supported, writable_dir, atomic_save
 from .data import DatasetType
+from .models import fold_bn
 from .schedulers import sched_exp, one_cycle_sched, sgdr_sched, sgdr_cycle_lens
 
 # %% auto #0
@@ -387,6 +388,7 @@ class Learner:
                  layer_groups=None, # list of modules splitting `model`; default `[model]`
                  train_bn:bool=False, # keep BatchNorm layers of frozen groups training (fastai v1); False: frozen like the rest (0.7)
                  bn_eval:bool=False, # BatchNorm layers outside the last group always use their stored statistics, also unfrozen
+                 fuse_bn:bool=True, # eval-mode passes (validation, predictions, a frozen prefix) run on a copy with BatchNorm folded into the convolutions
                  precision:str|None=None, # for `MixedPrecision`; None: `defaults.precision`
                  channels_last:bool|None=None, # add `ChannelsLast`; None: `defaults.channels_last`
                  quiet:bool=False, # no progress bars or tables
@@ -395,7 +397,7 @@ class Learner:
         if not isinstance(model, nn.Module): raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
         if getattr(data, 'train_dl', None) is None: raise ValueError("data has no train_dl")
         self.data, self.opt_func, self.wd, self.train_bn, self.model_dir = data, opt_func, wd, train_bn, model_dir
-        self.bn_eval = bn_eval
+        self.bn_eval, self.fuse_bn, self._eval_model = bn_eval, fuse_bn, None
         self.loss_func = loss_func if loss_func is not None else nn.CrossEntropyLoss()
         self.metrics = listify(metrics)
         self.path = Path(path if path is not None else getattr(data, 'path', '.'))
@@ -557,9 +559,11 @@ class Learner:
         if getattr(self.data, 'valid_dl', None) is not None: self._validate(self.data.valid_dl)
 
     def _validate(self, dl):
-        self.dl, self.training = dl, False
+        self.dl, self.training, self._eval_model = dl, False, None
         self.model.eval()
-        with torch.no_grad(): self._with_events(self._all_batches, 'validate', CancelValidException)
+        try:
+            with torch.no_grad(): self._with_events(self._all_batches, 'validate', CancelValidException)
+        finally: self._eval_model = None
 
     def _to_device(self, b):
         if isinstance(b, torch.Tensor): return b if b.device == self.device else b.to(self.device, non_blocking=True)
@@ -599,14 +603,27 @@ class Learner:
         mods = _flatten_seq(self.model)
         k = 0
         while k < len(mods) and not any(p.requires_grad for p in mods[k].parameters()) and not mods[k].training: k += 1
-        if 0 < k < len(mods): self._prefix = (nn.Sequential(*mods[:k]), nn.Sequential(*mods[k:]))
+        if 0 < k < len(mods): self._prefix = (self._fused(nn.Sequential(*mods[:k])), nn.Sequential(*mods[k:]))
+
+    def _fused(self, m:nn.Module) -> nn.Module:
+        "An eval-only copy of `m` with BatchNorm folded into its convolutions, where `fuse_bn` is on and that is safe; else `m`."
+        if not self.fuse_bn or not any(isinstance(o, nn.BatchNorm2d) for o in m.modules()): return m
+        if any(o._forward_hooks or o._forward_pre_hooks for o in m.modules()): return m  # hooks want the real modules
+        try: return fold_bn(m)
+        except Exception as e:  # not a conv -> BatchNorm model of 3-channel images: the unfolded model is always right
+            if not getattr(self, '_fuse_warned', False):
+                self._fuse_warned = True
+                warnings.warn(f"fuse_bn: running the model unfolded, which is slower ({type(e).__name__}: {e})")
+            return m
 
     def _forward(self, xb):
-        "The model's output; a frozen prefix runs without autograd while training."
-        if self.training and getattr(self, '_prefix', None) is not None:
+        "The model's output; a frozen prefix runs without autograd while training; eval passes use the folded copy."
+        if self.training:
+            if getattr(self, '_prefix', None) is None: return self.model(xb)
             with torch.no_grad(): xb = self._prefix[0](xb)
             return self._prefix[1](xb)
-        return self.model(xb)
+        if self._eval_model is None: self._eval_model = self._fused(self.model)  # built at the first batch, after the callbacks set the model up
+        return self._eval_model(xb)
 
 # %% ../nbs/06_learner.ipynb #165e4223
 @patch

@@ -18,10 +18,10 @@ from .transforms import imagenet_stats, tfms_from_stats
 # %% auto #0
 __all__ = ['models', 'lite_stats', 'model_meta', 'WeightsUnavailableError', 'load_state_by_order', 'torchvision_weights',
            'embedded_weights', 'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'efficientnet_lite0',
-           'efficientnet_lite1', 'efficientnet_lite2', 'timm_model', 'AdaptiveConcatPool2d', 'Flatten', 'bn_drop_lin',
-           'create_head', 'split_model', 'default_split', 'resnet_split', 'effnet_split', 'effnet_body', 'TimmBody',
-           'default_cut', 'arch_meta', 'arch_name', 'get_arch', 'create_body', 'num_features_model', 'tfms_from_model',
-           'fold_bn']
+           'efficientnet_lite1', 'efficientnet_lite2', 'timm_model', 'AdaptiveConcatPool2d', 'Flatten',
+           'WarmBatchNorm1d', 'bn_drop_lin', 'create_head', 'split_model', 'default_split', 'resnet_split',
+           'effnet_split', 'effnet_body', 'TimmBody', 'default_cut', 'arch_meta', 'arch_name', 'get_arch',
+           'create_body', 'num_features_model', 'tfms_from_model', 'fold_bn']
 
 # %% ../nbs/04_models.ipynb #0a8971e3
 class WeightsUnavailableError(RuntimeError):
@@ -198,6 +198,16 @@ class Flatten(nn.Module):
         self.full = full
     def forward(self, x): return x.reshape(-1) if self.full else torch.flatten(x, 1)
 
+# %% ../nbs/04_models.ipynb #519fd5d8
+class WarmBatchNorm1d(nn.BatchNorm1d):
+    "`BatchNorm1d` whose running statistics average the first batches plainly, then follow the exponential average."
+    def forward(self, x):
+        m = self.momentum
+        if not (self.training and self.track_running_stats and m is not None): return super().forward(x)
+        self.momentum = max(m, 1 / (int(self.num_batches_tracked) + 1))
+        try: return super().forward(x)
+        finally: self.momentum = m
+
 # %% ../nbs/04_models.ipynb #62f58b9a
 def bn_drop_lin(n_in:int, # input features
                 n_out:int, # output features
@@ -205,8 +215,8 @@ def bn_drop_lin(n_in:int, # input features
                 p:float=0., # dropout probability (no Dropout layer when 0)
                 actn:nn.Module|None=None, # activation after the Linear
                ) -> list:
-    "fastai's block: `BatchNorm1d`, `Dropout`, `Linear`, then `actn`."
-    layers = [nn.BatchNorm1d(n_in)] if bn else []
+    "fastai's block: `BatchNorm1d` (a `WarmBatchNorm1d`), `Dropout`, `Linear`, then `actn`."
+    layers = [WarmBatchNorm1d(n_in)] if bn else []
     if p != 0: layers.append(nn.Dropout(p))
     layers.append(nn.Linear(n_in, n_out))
     if actn is not None: layers.append(actn)
@@ -226,7 +236,7 @@ def create_head(nf:int, # features coming out of the pooling (2x the body's chan
     actns = [nn.ReLU(inplace=True) for _ in range(len(ftrs)-2)] + [None]
     layers = [AdaptiveConcatPool2d() if concat_pool else nn.AdaptiveAvgPool2d(1), Flatten()]
     for ni, no, p, actn in zip(ftrs[:-1], ftrs[1:], ps, actns): layers += bn_drop_lin(ni, no, True, p, actn)
-    if bn_final: layers.append(nn.BatchNorm1d(ftrs[-1], momentum=0.01))
+    if bn_final: layers.append(WarmBatchNorm1d(ftrs[-1], momentum=0.01))
     return nn.Sequential(*layers)
 
 # %% ../nbs/04_models.ipynb #9340a0cc
@@ -422,10 +432,11 @@ def fold_bn(body:nn.Module, # a body (or any model) whose BatchNorms follow thei
     if check and n:
         p = next(body.parameters())
         x = torch.randn(2, 3, 64, 64, device=p.device, dtype=p.dtype)
-        training = body.training
+        modes = [(o, o.training) for o in body.modules()]  # restored one by one: a wrapper's mode may differ from its layers'
         try:
-            with torch.no_grad(): a, b = body.eval()(x), m(x)
-        finally: body.train(training)
+            with torch.no_grad(), torch.autocast(p.device.type, enabled=False): a, b = body.eval()(x), m(x)  # in fp32, also when called under autocast
+        finally:
+            for o, t in modes: o.training = t
         if not torch.allclose(a, b, rtol=1e-3, atol=1e-3 * a.abs().max().item()):
             raise RuntimeError("fold_bn: the folded model disagrees with the original (a BatchNorm is not applied "
                                "right after the convolution registered before it); use the model unfolded")

@@ -17,7 +17,7 @@ from fastcore.basics import patch
 from .core import defaults, atomic_save, writable_dir
 from .data import DatasetType, ImageDataBunch
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
-from .learner import Learner, SGD, accuracy, MixedPrecision
+from .learner import Learner, SGD, accuracy, MixedPrecision, ChannelsLast
 
 # %% auto #0
 __all__ = ['VisionLearner', 'create_cnn', 'load_learner', 'TensorLoader', 'ActivationData', 'compute_activations', 'ConvLearner']
@@ -247,13 +247,16 @@ def _acts_key(learn, n_pre) -> str:
 
 def compute_activations(learn, n_pre:int) -> dict:
     "Activations of `body` + the first `n_pre` head layers for the fix (train, in order), valid and test sets."
-    pre = nn.Sequential(learn.body, *list(learn.head)[:n_pre]).eval()
+    pre = learn._fused(nn.Sequential(learn.body, *list(learn.head)[:n_pre]).eval())  # BatchNorm folded, on a copy
+    cl = any(isinstance(cb, ChannelsLast) for cb in learn.cbs)
+    if cl: pre = pre.to(memory_format=torch.channels_last)
     res = {}
     for k, dl in (('train', learn.data.fix_dl), ('valid', learn.data.valid_dl), ('test', learn.data.test_dl)):
         if dl is None or len(dl.dataset) == 0: continue
         xs, ys = [], []
         with torch.no_grad(), _eval_autocast(learn):
             for xb, yb in progress_bar(dl, leave=False):
+                if cl: xb = xb.contiguous(memory_format=torch.channels_last)
                 xs.append(pre(xb).float().cpu()); ys.append(yb.cpu())
         res[k] = (torch.cat(xs), torch.cat(ys))
     return res

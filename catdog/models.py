@@ -283,8 +283,8 @@ def resnet_split(model:nn.Module) -> list: # `nn.Sequential(body, head)` with a 
     return split_model(model[0], [6]) + [model[1]]
 
 def effnet_split(model:nn.Module) -> list: # `nn.Sequential(body, head)` with an EfficientNet body from `effnet_body`
-    "EfficientNet groups: stem and stages 0-3 (to stride 16), stages 4-6 and the last 1x1 conv, the head."
-    return split_model(model[0], [6]) + [model[1]]
+    "EfficientNet groups: stem and stages 0-4 (to stride 16), stages 5-6 (stride 32) and the last 1x1 conv, the head."
+    return split_model(model[0], [7]) + [model[1]]
 
 def effnet_body(model:nn.Module) -> nn.Sequential: # a timm EfficientNet
     "The body of a timm EfficientNet as one flat sequence: stem, the 7 stages, the last 1x1 conv."

@@ -24,7 +24,7 @@ import build_docs  # noqa: E402
 
 # Pages whose notebooks are still being written. Their checks run as soon as the notebook exists; until
 # then they skip. Once a notebook is committed, take its name out of PENDING: then a missing notebook fails.
-PENDING = {'90_lesson1'}
+PENDING = set()
 
 # What each page must show, beyond what every page must (see `test_page`):
 #   doc:   names whose show_doc entry must be there (anchor `#name.lower()`, as nbdev/Quarto name it)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_data.ipynb #f2f7a6bf
 from __future__ import annotations
-import copy, csv, os, tempfile, warnings
+import copy, csv, gc, os, tempfile, warnings
 from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
 from pathlib import Path
@@ -86,6 +86,10 @@ def _collate(batch):
     xs, ys = zip(*batch)
     return torch.stack([x.permute(1, 2, 0) for x in xs]).permute(0, 3, 1, 2), torch.tensor(ys, dtype=torch.int64)
 
+def _worker_init(worker_id:int):
+    "A new worker never collects what it inherited: a dead loader of the parent, not yet collected there, would shut down the parent's workers from here."
+    gc.freeze()
+
 class _RawItems(Dataset):
     def __init__(self, ds): self.ds = ds
     def __len__(self): return len(self.ds)
@@ -118,7 +122,7 @@ class DeviceLoader:
         if self._dl is None or self._dl_workers != nw:
             self._dl = DataLoader(_RawItems(self.dataset), batch_size=self.bs, shuffle=self.shuffle, num_workers=nw,
                                   drop_last=self.drop_last, pin_memory=self.device.type == 'cuda', collate_fn=_collate,
-                                  persistent_workers=nw > 0)
+                                  persistent_workers=nw > 0, worker_init_fn=_worker_init if nw > 0 else None)
             self._dl_workers = nw
         return self._dl
 

@@ -571,10 +571,15 @@ class Learner:
 
     def _all_batches(self):
         self.n_iter = len(self.dl)
-        for self.iter, (xb, yb) in enumerate(self.dl):
-            self.xb, self.yb, self.pred, self.loss = self._to_device(xb), self._to_device(yb), None, None
-            self._with_events(self._do_one_batch, 'batch', CancelBatchException)
-            if self.training: self.train_iter += 1
+        batches = iter(self.dl)
+        try:
+            for self.iter, (xb, yb) in enumerate(batches):
+                self.xb, self.yb, self.pred, self.loss = self._to_device(xb), self._to_device(yb), None, None
+                self._with_events(self._do_one_batch, 'batch', CancelBatchException)
+                if self.training: self.train_iter += 1
+        finally:  # a pass left early (lr_find, a cancel, an error) stops its loader's worker processes now, from this process,
+            close = getattr(batches, 'close', None)  # not when a later fork's copy of it is collected
+            if close is not None: close()
 
     def _do_one_batch(self):
         self.pred = self._forward(self.xb); self('after_pred')

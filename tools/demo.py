@@ -18,7 +18,7 @@ p.add_argument('--out', default='demo_out', help='where the plots go')
 p.add_argument('--sz', type=int, default=224)
 p.add_argument('--unfreeze-epochs', type=int, default=0, help='epochs of fine-tuning the whole network (lesson: 7)')
 args = p.parse_args()
-out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
+out = Path(args.out).resolve(); out.mkdir(parents=True, exist_ok=True)  # resolved: learn.export puts a relative name under the (temporary) data folder
 arch, sz = efficientnet_lite0, args.sz
 
 with tempfile.TemporaryDirectory() as tmp:

@@ -23,34 +23,30 @@ def _valid_batches(arch, sz=224, bs=50, mixed=False):
         x = val.norm(torch.stack([val.load(f) for f, _ in chunk]).float())
         yield x.contiguous(memory_format=torch.channels_last), torch.tensor([y for _, y in chunk])
 
+def _zero_shot(m, mixed=False):
+    "Share of the valid photos an ImageNet classifier `m` puts in the right cat/dog group, and their number."
+    correct = n = 0
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        for x, y in _valid_batches(models.efficientnet_lite0, mixed=mixed):
+            pred = m(x).float().argmax(1)
+            correct += torch.where(y == 0, torch.isin(pred, torch.tensor(CATS)), torch.isin(pred, torch.tensor(DOGS))).sum().item()
+            n += len(y)
+    return correct / n, n
+
 @pytest.mark.skipif(not (SAMPLE/'valid'/'cats').is_dir(), reason='needs the dogscats sample ($CATDOG_SAMPLE)')
 def test_lite0_zero_shot_on_sample():
     "The embedded Lite0 weights, mapped by order onto timm's tf_efficientnet_lite0, recognise ImageNet cats and dogs."
     m = models.efficientnet_lite0().eval().to(memory_format=torch.channels_last)
-    correct = n = 0
-    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
-        for x, y in _valid_batches(models.efficientnet_lite0):
-            pred = m(x).float().argmax(1)
-            in_group = torch.where(y == 0, torch.isin(pred, torch.tensor(CATS)), torch.isin(pred, torch.tensor(DOGS)))
-            correct += in_group.sum().item(); n += len(y)
+    acc, n = _zero_shot(m)
     assert n == 500
-    assert correct / n >= 0.85, f'zero-shot accuracy {correct/n:.3f}: the weight mapping is wrong'
+    assert acc >= 0.85, f'zero-shot accuracy {acc:.3f}: the weight mapping is wrong'
 
 @pytest.mark.skipif(not (SAMPLE/'valid'/'cats').is_dir(), reason='needs the dogscats sample ($CATDOG_SAMPLE)')
 def test_lite0_needs_its_stored_bn_statistics():
     "Why model_meta says bn_eval=True for Lite0: with batch statistics (BatchNorm in train mode) it stops recognising the photos."
     assert arch_meta(models.efficientnet_lite0)['bn_eval'] and not arch_meta(models.resnet34)['bn_eval']
     m = models.efficientnet_lite0().to(memory_format=torch.channels_last)
-    acc = {}
-    for mode in ('eval', 'train'):
-        getattr(m, mode)()
-        correct = n = 0
-        with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
-            for x, y in _valid_batches(models.efficientnet_lite0, mixed=True):
-                pred = m(x).float().argmax(1)
-                correct += torch.where(y == 0, torch.isin(pred, torch.tensor(CATS)), torch.isin(pred, torch.tensor(DOGS))).sum().item()
-                n += len(y)
-        acc[mode] = correct / n
+    acc = {mode: _zero_shot(getattr(m, mode)(), mixed=True)[0] for mode in ('eval', 'train')}
     assert acc['eval'] >= 0.85 and acc['train'] < acc['eval'] - 0.2, acc
 
 def test_lite0_mapping_checks_shapes():

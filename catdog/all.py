@@ -12,6 +12,7 @@ from .transforms import *
 from .data import *
 from .external import *
 from .models import *
+from .fastconv import *
 from .schedulers import *
 from .learner import *
 from .vision_learner import *
@@ -19,8 +20,8 @@ from .distributed import *
 from .interpret import *
 
 # %% ../nbs/89_all.ipynb #b92777f6
-import catdog.core, catdog.images, catdog.transforms, catdog.data, catdog.external, catdog.models
+import catdog.core, catdog.images, catdog.transforms, catdog.data, catdog.external, catdog.models, catdog.fastconv
 import catdog.schedulers, catdog.learner, catdog.vision_learner, catdog.distributed, catdog.interpret
-_mods = (catdog.core, catdog.images, catdog.transforms, catdog.data, catdog.external, catdog.models,
+_mods = (catdog.core, catdog.images, catdog.transforms, catdog.data, catdog.external, catdog.models, catdog.fastconv,
          catdog.schedulers, catdog.learner, catdog.vision_learner, catdog.distributed, catdog.interpret)
 __all__ = [n for m in _mods for n in m.__all__]

@@ -20,13 +20,14 @@ from matplotlib.figure import Figure
 from .core import defaults, bf16_supported, writable_dir, atomic_save
 from .data import DatasetType
 from .models import fold_bn
+from .fastconv import fast_depthwise, plain_depthwise, unpad_same
 from .schedulers import sched_exp, one_cycle_sched, sgdr_sched, sgdr_cycle_lens
 
 # %% auto #0
 __all__ = ['SuggestedLRs', 'accuracy', 'error_rate', 'CancelFitException', 'CancelEpochException', 'CancelTrainException',
            'CancelValidException', 'CancelBatchException', 'CancelStepException', 'NonFiniteLossError', 'Callback',
            'Recorder', 'ParamScheduler', 'LRFinder', 'ProgressCallback', 'MixedPrecision', 'ChannelsLast',
-           'TerminateOnNaN', 'AdamW', 'SGD', 'Learner']
+           'FastDepthwise', 'TerminateOnNaN', 'AdamW', 'SGD', 'Learner']
 
 # %% ../nbs/06_learner.ipynb #792120b7
 def _as_tensor(x): return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
@@ -320,6 +321,13 @@ class ChannelsLast(Callback):
         xb = self.learn.xb
         if isinstance(xb, torch.Tensor) and xb.ndim == 4: self.learn.xb = xb.contiguous(memory_format=torch.channels_last)
 
+class FastDepthwise(Callback):
+    "While fitting on a CPU, depthwise convolutions take `fast_depthwise`'s backward pass; the model's classes come back after."
+    order = -10
+    def before_fit(self): self.n = fast_depthwise(self.learn.model) if self.learn.device.type == 'cpu' else 0
+    def after_fit(self):
+        if self.n: plain_depthwise(self.learn.model); self.n = 0
+
 class TerminateOnNaN(Callback):
     "Raise `NonFiniteLossError` (naming epoch and batch) when a training loss is NaN or infinite, before the step."
     order = -5
@@ -388,7 +396,7 @@ class Learner:
                  layer_groups=None, # list of modules splitting `model`; default `[model]`
                  train_bn:bool=False, # keep BatchNorm layers of frozen groups training (fastai v1); False: frozen like the rest (0.7)
                  bn_eval:bool=False, # BatchNorm layers outside the last group always use their stored statistics, also unfrozen
-                 fuse_bn:bool=True, # eval-mode passes (validation, predictions, a frozen prefix) run on a copy with BatchNorm folded into the convolutions
+                 fuse_bn:bool=True, # eval-mode passes (validation, predictions, a frozen prefix) run on a copy with BatchNorm folded into the convolutions and TF padding made plain
                  precision:str|None=None, # for `MixedPrecision`; None: `defaults.precision`
                  channels_last:bool|None=None, # add `ChannelsLast`; None: `defaults.channels_last`
                  quiet:bool=False, # no progress bars or tables
@@ -408,7 +416,7 @@ class Learner:
         self.xb = self.yb = self.pred = self.loss = self.loss_grad = None
         self.layer_groups = layer_groups
         cl = defaults.channels_last if channels_last is None else channels_last
-        self.add_cbs(([ChannelsLast()] if cl else []) + [MixedPrecision(precision), TerminateOnNaN(), Recorder(),
+        self.add_cbs(([ChannelsLast()] if cl else []) + [FastDepthwise(), MixedPrecision(precision), TerminateOnNaN(), Recorder(),
                       ProgressCallback(quiet)] + listify(callbacks))
 
     @property
@@ -611,15 +619,15 @@ class Learner:
         if 0 < k < len(mods): self._prefix = (self._fused(nn.Sequential(*mods[:k])), nn.Sequential(*mods[k:]))
 
     def _fused(self, m:nn.Module) -> nn.Module:
-        "An eval-only copy of `m` with BatchNorm folded into its convolutions, where `fuse_bn` is on and that is safe; else `m`."
-        if not self.fuse_bn or not any(isinstance(o, nn.BatchNorm2d) for o in m.modules()): return m
-        if any(o._forward_hooks or o._forward_pre_hooks for o in m.modules()): return m  # hooks want the real modules
-        try: return fold_bn(m)
-        except Exception as e:  # not a conv -> BatchNorm model of 3-channel images: the unfolded model is always right
-            if not getattr(self, '_fuse_warned', False):
-                self._fuse_warned = True
-                warnings.warn(f"fuse_bn: running the model unfolded, which is slower ({type(e).__name__}: {e})")
-            return m
+        "An eval-only copy of `m` with BatchNorm folded into its convolutions and TF padding made plain (`unpad_same`), where `fuse_bn` is on and that is safe; else `m`."
+        if not self.fuse_bn or any(o._forward_hooks or o._forward_pre_hooks for o in m.modules()): return m  # hooks want the real modules
+        for f in ((fold_bn,) if any(isinstance(o, nn.BatchNorm2d) for o in m.modules()) else ()) + (unpad_same,):
+            try: m = f(m)
+            except Exception as e:  # not a conv -> BatchNorm model of 3-channel images, say: the model as it is is always right
+                if not getattr(self, '_fuse_warned', False):
+                    self._fuse_warned = True
+                    warnings.warn(f"fuse_bn: running the model without {f.__name__}, which is slower ({type(e).__name__}: {e})")
+        return m
 
     def _forward(self, xb):
         "The model's output; a frozen prefix runs without autograd while training; eval passes use the folded copy."

@@ -130,7 +130,8 @@ class _ShardedDeviceLoader(DeviceLoader):
         if self._dl is None or self._dl_workers != nw:
             base = super()._loader(nw)  # the plain loader's choices (collate, pinning), with our sampler instead of shuffling
             self._dl = DataLoader(base.dataset, batch_size=self.bs, sampler=self.sampler, num_workers=nw, drop_last=self.drop_last,
-                                  pin_memory=base.pin_memory, collate_fn=base.collate_fn, persistent_workers=nw > 0)
+                                  pin_memory=base.pin_memory, collate_fn=base.collate_fn, persistent_workers=nw > 0,
+                                  worker_init_fn=base.worker_init_fn)
         return self._dl
 
 class _ShardedTensorLoader:

@@ -267,3 +267,30 @@ def test_untar_refuses_escapes(tmp_path):
         with pytest.raises(UnsafeArchiveError, match='outside'): untar_data('http://x.invalid/ok.tgz', fname=fn, dest=tmp_path/'out')
         assert not (tmp_path/'out').exists()
     assert not (tmp_path.parent/'evil.txt').exists()
+
+
+DEAD_LOADERS = '''
+import gc, sys, time
+import torch.utils.data._utils as u
+u.MP_STATUS_CHECK_INTERVAL = 120  # torch's wait per worker when a stop message goes unanswered (5 s by default)
+import catdog.data
+if sys.argv[2] == 'unwatched': catdog.data._watch_workers = lambda it: None
+from catdog.data import ImageClassifierData
+class Cycle: pass
+h = Cycle(); h.me = h  # as a learner and its callbacks are: freed by the garbage collector, not by reference counts
+h.data = ImageClassifierData.from_paths(sys.argv[1], bs=16, num_workers=2)
+for dl in (h.data.trn_dl, h.data.val_dl):
+    for _ in dl: pass
+procs = [p for dl in (h.data.trn_dl, h.data.val_dl) for p in dl._dl._iterator._workers]
+del h, dl
+gc.collect()
+print(sum(p.is_alive() for p in procs), 'alive', flush=True)
+'''
+
+def test_dead_loaders_stop_their_workers_at_once(sample_path, tmp_path):
+    "Loaders in a reference cycle, collected by the GC: their workers stop then, not after torch's unanswered stop message times out."
+    import subprocess, sys
+    data = small_sample(sample_path, tmp_path/'data', n=12)
+    p = subprocess.run([sys.executable, '-c', DEAD_LOADERS, str(data), 'watched'], capture_output=True, text=True, timeout=100)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.strip().endswith('0 alive'), p.stdout

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_learner.ipynb #6372b844
 from __future__ import annotations
-import copy, math, time, warnings
+import copy, itertools, math, time, warnings
 from collections import namedtuple
 from contextlib import contextmanager
 from functools import partial
@@ -621,12 +621,19 @@ class Learner:
     def _fused(self, m:nn.Module) -> nn.Module:
         "An eval-only copy of `m` with BatchNorm folded into its convolutions and TF padding made plain (`unpad_same`), where `fuse_bn` is on and that is safe; else `m`."
         if not self.fuse_bn or any(o._forward_hooks or o._forward_pre_hooks for o in m.modules()): return m  # hooks want the real modules
+        # the copy is reused while `m` has the same layers and tensors, unchanged (an in-place change bumps `_version`);
+        # not the container itself: a frozen prefix is a new `nn.Sequential` of the same layers each epoch
+        key = (tuple(id(o) for o in m.modules())[1:],
+               tuple((id(t), t.data_ptr(), t._version) for t in itertools.chain(m.parameters(), m.buffers())))
+        cache = getattr(self, '_fused_cache', {})
+        if key in cache: return cache[key]
         for f in ((fold_bn,) if any(isinstance(o, nn.BatchNorm2d) for o in m.modules()) else ()) + (unpad_same,):
             try: m = f(m)
             except Exception as e:  # not a conv -> BatchNorm model of 3-channel images, say: the model as it is is always right
                 if not getattr(self, '_fuse_warned', False):
                     self._fuse_warned = True
                     warnings.warn(f"fuse_bn: running the model without {f.__name__}, which is slower ({type(e).__name__}: {e})")
+        self._fused_cache = {**dict(list(cache.items())[-1:]), key: m}  # this copy and the one before (a frozen prefix and the whole model)
         return m
 
     def _forward(self, xb):

@@ -1,7 +1,8 @@
 """catdog benchmarks on this machine: seconds, and ratios to limits measured in the same run.
 
 Sections (all by default; pick with --only):
-- raw:        the model's own throughput at 224x224, batch 32 (random tensors): the limit for the rest
+- raw:        the model's own throughput at 224x224, batch 32 (random tensors), as PyTorch runs it and with
+              catdog's kernels (fold_bn + unpad_same, fast_depthwise): the latter is the limit for the rest
 - loader:     images/second from file to normalised batch vs PIL decode+resize x cores (tools/bench_data.py)
 - quickstart: the seed's three lines (from_paths, ConvLearner.pretrained(precompute=False), fit(0.01, 1))
               as one fresh process on a fresh copy of the sample: wall seconds, accuracy, peak memory
@@ -47,7 +48,7 @@ def run_timed(cmd, **kw):
     peak = [0]
     def watch():
         while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_pss_kb(proc.pid)); time.sleep(0.5)  # reading smaps costs CPU: not too often
+            peak[0] = max(peak[0], _tree_pss_kb(proc.pid)); time.sleep(1.)  # reading smaps costs CPU: once a second
     th = threading.Thread(target=watch, daemon=True); th.start()
     out, _ = proc.communicate()
     dt = time.time() - t0
@@ -66,27 +67,43 @@ print(json.dumps(dict(accuracy=learn.recorder.values[-1][-1])))
 """
 
 def bench_raw(bs=32, sz=224):
-    "Images/second of the bare model: inference (eval, no grad) and a training step, in catdog's precision."
+    """Images/second of the bare model on random tensors, inference (eval, no grad) and a training step (SGD),
+    in bf16 + channels_last: as PyTorch runs it (`plain_*`), and with the kernels catdog's Learner uses (the
+    limits for the ratios: BatchNorm folded and TF padding unpadded for inference, `fast_depthwise` for training)."""
     import torch
     from catdog.core import bf16_supported
-    from catdog.models import efficientnet_lite0, create_body, create_head
+    from catdog.models import efficientnet_lite0, create_body, create_head, fold_bn
+    from catdog.fastconv import fast_depthwise, unpad_same
     from torch import nn
     body = create_body(efficientnet_lite0)
     model = nn.Sequential(body, create_head(2560, 2)).to(memory_format=torch.channels_last)
+    for m in body.modules():
+        if isinstance(m, nn.BatchNorm2d): m.eval()  # Lite0's bn_eval, as the Learner trains it
     x = torch.randn(bs, 3, sz, sz).contiguous(memory_format=torch.channels_last); y = torch.randint(0, 2, (bs,))
     ac = lambda: torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16_supported('cpu'))
-    def infer():
-        with torch.no_grad(), ac(): model(x)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    def infer(m):
+        with torch.no_grad(), ac(): m(x)
     def train():
         with ac(): loss = nn.functional.cross_entropy(model(x).float(), y)
         loss.backward(); opt.step(); opt.zero_grad()
-    res = {}
-    for name, f, n, mode in (('inference', infer, 6, 'eval'), ('train_step', train, 3, 'train')):
-        getattr(model, mode)(); f()
-        t = time.time()
+    def rate(f, n):
+        f(); t = time.time()
         for _ in range(n): f()
-        res[f'{name}_img_s'] = round(n*bs/(time.time() - t), 1)
+        return round(n*bs/(time.time() - t), 1)
+    res = {}
+    model.eval(); res['plain_inference_img_s'] = rate(lambda: infer(model), 6)
+    model.train()
+    for m in body.modules():
+        if isinstance(m, nn.BatchNorm2d): m.eval()
+    res['plain_train_step_img_s'] = rate(train, 3)
+    fast = unpad_same(fold_bn(model.eval()))
+    res['inference_img_s'] = rate(lambda: infer(fast), 6)
+    model.train()
+    for m in body.modules():
+        if isinstance(m, nn.BatchNorm2d): m.eval()
+    fast_depthwise(model); train()  # the first backward of each shape picks its kernels
+    res['train_step_img_s'] = rate(train, 3)
     return res
 
 def bench_epochs(path, raw):
@@ -156,8 +173,12 @@ def main():
 def summary(res) -> str:
     "A markdown table of the figures, with their limits."
     rows = [('figure', 'this machine', 'limit', 'ratio')]
-    if 'raw' in res: rows += [('raw inference (img/s)', res['raw']['inference_img_s'], '', ''),
-                              ('raw training step (img/s)', res['raw']['train_step_img_s'], '', '')]
+    if 'raw' in res:
+        r = res['raw']
+        rows += [('raw inference, as PyTorch runs it (img/s)', r.get('plain_inference_img_s', ''), '', ''),
+                 ('raw training step, as PyTorch runs it (img/s)', r.get('plain_train_step_img_s', ''), '', ''),
+                 ('raw inference, catdog kernels (img/s): the limit', r['inference_img_s'], '', ''),
+                 ('raw training step, catdog kernels (img/s): the limit', r['train_step_img_s'], '', '')]
     if 'loader' in res and isinstance(res['loader'], dict):
         l = res['loader']; rows.append(('loader (img/s)', l.get('loader_img_s', ''), l.get('limit_img_s', ''), l.get('ratio', '')))
     if 'quickstart' in res:

@@ -76,6 +76,12 @@ class _DepthwiseConv(torch.autograd.Function):
         return gx, gw, gb, None, None
 
 # %% ../nbs/04a_fastconv.ipynb #4cd1021a
+def _cpu_autocast_dtype():
+    "The dtype CPU autocast casts to, or None where it is off."
+    try: on, dt = torch.is_autocast_enabled('cpu'), torch.get_autocast_dtype('cpu')
+    except (TypeError, AttributeError): on, dt = torch.is_autocast_cpu_enabled(), torch.get_autocast_cpu_dtype()  # torch < 2.4
+    return dt if on else None
+
 class DepthwiseConv2d(nn.Conv2d):
     "A depthwise convolution with a fast backward pass on a CPU; made by `fast_depthwise`, undone by `plain_depthwise`."
     def forward(self, x):
@@ -85,18 +91,18 @@ class DepthwiseConv2d(nn.Conv2d):
         if self._catdog_same:
             from timm.layers.padding import pad_same
             x, p = pad_same(x, self.kernel_size, self.stride, self.dilation), 0
-        if torch.is_autocast_enabled('cpu'):
-            x = x.to(torch.get_autocast_dtype('cpu'))
-            with torch.autocast('cpu', enabled=False): return _DepthwiseConv.apply(x, self.weight, self.bias, self.stride[0], p)
+        dt = _cpu_autocast_dtype()
+        if dt is not None:
+            with torch.autocast('cpu', enabled=False): return _DepthwiseConv.apply(x.to(dt), self.weight, self.bias, self.stride[0], p)
         return _DepthwiseConv.apply(x, self.weight, self.bias, self.stride[0], p)
 
 def _swappable(m:nn.Module, same_cls) -> bool:
-    "A depthwise convolution with a square kernel, equal strides, no dilation and zero padding, the same on every side."
+    "A depthwise convolution with a square kernel, equal strides, no dilation, and zero padding the same on every side and narrower than the kernel."
     t = type(m)
     if t is not nn.Conv2d and t is not same_cls: return False
     if not (m.groups == m.in_channels == m.out_channels > 1) or m.dilation != (1, 1) or m.padding_mode != 'zeros': return False
     if m.kernel_size[0] != m.kernel_size[1] or m.stride[0] != m.stride[1]: return False
-    return t is same_cls or (not isinstance(m.padding, str) and m.padding[0] == m.padding[1])
+    return t is same_cls or (not isinstance(m.padding, str) and m.padding[0] == m.padding[1] < m.kernel_size[0])
 
 def fast_depthwise(model:nn.Module) -> int:
     "Turn, in place, each depthwise convolution of `model` into a `DepthwiseConv2d`; how many were turned."

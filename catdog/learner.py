@@ -323,7 +323,7 @@ class ChannelsLast(Callback):
 
 class FastDepthwise(Callback):
     "While fitting on a CPU, depthwise convolutions take `fast_depthwise`'s backward pass; the model's classes come back after."
-    order = -10
+    order, n = -10, 0
     def before_fit(self): self.n = fast_depthwise(self.learn.model) if self.learn.device.type == 'cpu' else 0
     def after_fit(self):
         if self.n: plain_depthwise(self.learn.model); self.n = 0

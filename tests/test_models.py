@@ -45,7 +45,7 @@ def test_lite0_zero_shot_on_sample():
 def test_lite0_needs_its_stored_bn_statistics():
     "Why model_meta says bn_eval=True for Lite0: with batch statistics (BatchNorm in train mode) it stops recognising the photos."
     assert arch_meta(models.efficientnet_lite0)['bn_eval'] and not arch_meta(models.resnet34)['bn_eval']
-    m = models.efficientnet_lite0().to(memory_format=torch.channels_last)
+    m = models.efficientnet_lite0(drop_path_rate=0).to(memory_format=torch.channels_last)  # BatchNorm alone
     acc = {mode: _zero_shot(getattr(m, mode)(), mixed=True)[0] for mode in ('eval', 'train')}
     assert acc['eval'] >= 0.85 and acc['train'] < acc['eval'] - 0.2, acc
 

@@ -4,13 +4,14 @@
 
 # %% ../nbs/00_core.ipynb #225adb0e
 from __future__ import annotations
-import hashlib, os, tempfile, warnings
+import hashlib, os, tempfile, threading, warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 # %% auto #0
-__all__ = ['defaults', 'num_cpus', 'default_device', 'bf16_supported', 'Defaults', 'writable_dir', 'atomic_save']
+__all__ = ['defaults', 'num_cpus', 'default_device', 'bf16_supported', 'Defaults', 'writable_dir', 'atomic_save', 'reuse_heap']
 
 # %% ../nbs/00_core.ipynb #3ef9a718
 def num_cpus() -> int:
@@ -41,6 +42,7 @@ class Defaults:
         self.precision = 'auto'  # 'auto': bf16 autocast where supported (CUDA without bf16: fp16 AMP); 'fp32': never
         self.channels_last = True
         self.num_workers = None  # None: `num_cpus()`
+        self.reuse_heap = True   # CPU fits and predictions keep freed memory for the next batch (`reuse_heap`)
 
     @property
     def home(self) -> Path:
@@ -63,7 +65,7 @@ class Defaults:
 
     def __repr__(self):
         return (f'Defaults(device={self.device}, precision={self.precision!r}, channels_last={self.channels_last}, '
-                f'num_workers={self.num_workers}, home={self.home})')
+                f'num_workers={self.num_workers}, reuse_heap={self.reuse_heap}, home={self.home})')
 
 defaults = Defaults()
 
@@ -111,3 +113,48 @@ def atomic_save(obj, fname) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return fname
+
+# %% ../nbs/00_core.ipynb #cd69115e
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc's `mallopt` parameters (malloc.h)
+_heap = dict(depth=0, lock=threading.Lock(), fork_hook=False)
+
+def _glibc():
+    "The process's glibc (None under musl, macOS or Windows)."
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        for f in ('gnu_get_libc_version', 'mallopt', 'malloc_trim'): getattr(libc, f)
+        return libc
+    except (OSError, AttributeError, TypeError): return None
+
+def _heap_tunable() -> bool:
+    "glibc's `malloc`, neither tuned through the environment nor replaced by a preloaded allocator."
+    if any(k.startswith('MALLOC_') and k.endswith('_') for k in os.environ): return False
+    if 'malloc' in os.environ.get('GLIBC_TUNABLES', '') or 'alloc' in os.environ.get('LD_PRELOAD', ''): return False
+    return _glibc() is not None
+
+def _heap_defaults(libc):
+    libc.mallopt(_M_MMAP_MAX, 65536); libc.mallopt(_M_TRIM_THRESHOLD, 128*1024)  # glibc's own defaults
+
+def _heap_after_fork():
+    if _heap['depth']:
+        _heap['depth'], _heap['lock'] = 0, threading.Lock()
+        _heap_defaults(_glibc())
+
+@contextmanager
+def reuse_heap(on:bool|None=None): # None: `defaults.reuse_heap`
+    "Inside: freed memory of any size stays in the process for the next allocation (glibc `malloc` only); yields whether it does."
+    on = defaults.reuse_heap if on is None else on
+    libc = _glibc() if on and _heap_tunable() else None
+    if libc is None:
+        yield False
+        return
+    with _heap['lock']:
+        if not _heap['fork_hook']: os.register_at_fork(after_in_child=_heap_after_fork); _heap['fork_hook'] = True
+        if _heap['depth'] == 0: libc.mallopt(_M_MMAP_MAX, 0); libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)
+        _heap['depth'] += 1
+    try: yield True
+    finally:
+        with _heap['lock']:
+            _heap['depth'] -= 1
+            if _heap['depth'] == 0: _heap_defaults(libc); libc.malloc_trim(0)

@@ -17,7 +17,7 @@ from fastcore.basics import patch, listify, camel2snake
 from fastprogress.fastprogress import master_bar, progress_bar, format_time
 from matplotlib.figure import Figure
 
-from .core import defaults, bf16_supported, writable_dir, atomic_save
+from .core import defaults, bf16_supported, writable_dir, atomic_save, reuse_heap
 from .data import DatasetType
 from .models import fold_bn
 from .fastconv import fast_depthwise, plain_depthwise, unpad_same
@@ -548,7 +548,7 @@ class Learner:
         if self.opt is None: self.create_opt(lrs, wd)
         self.set_hyper('lr', lrs); self.set_hyper('wd', self.wd if wd is None else wd)
         self.n_epoch, self.epoch, self.train_iter = epochs, 0, 0
-        with self.added_cbs(callbacks):
+        with self.added_cbs(callbacks), self.reuse_heap():
             self.fitting = True
             try:
                 try: self('before_fit'); self._do_fit()
@@ -556,6 +556,10 @@ class Learner:
             finally:
                 try: self('after_fit')
                 finally: self.fitting, self.training = False, False
+
+    def reuse_heap(self):
+        "`reuse_heap` (freed memory kept for the next batch) on the CPU, as `defaults.reuse_heap` says; nothing on a GPU."
+        return reuse_heap(None if self.device.type == 'cpu' else False)
 
     def _do_fit(self):
         for self.epoch in range(self.n_epoch): self._with_events(self._do_epoch, 'epoch', CancelEpochException)
@@ -570,7 +574,7 @@ class Learner:
         self.dl, self.training, self._eval_model = dl, False, None
         self.model.eval()
         try:
-            with torch.no_grad(): self._with_events(self._all_batches, 'validate', CancelValidException)
+            with torch.no_grad(), self.reuse_heap(): self._with_events(self._all_batches, 'validate', CancelValidException)
         finally: self._eval_model = None
 
     def _to_device(self, b):

@@ -123,8 +123,9 @@ def _tta_probs(learn, ds_type=DatasetType.Valid, n_aug:int=4) -> tuple:
     plain_dl = data.dl(ds_type)
     if plain_dl is None: raise ValueError(f"TTA: the data has no {ds_type.name} set")
     aug_dl = plain_dl.new(ds=plain_dl.dataset.new(tfms=data.trn_tfms), shuffle=False)
-    probs, y = learn.get_preds(dl=plain_dl)
-    augs = torch.stack([learn.get_preds(dl=aug_dl)[0] for _ in range(n_aug)]) if n_aug else probs[None]
+    with learn.reuse_heap():  # one for the five passes
+        probs, y = learn.get_preds(dl=plain_dl)
+        augs = torch.stack([learn.get_preds(dl=aug_dl)[0] for _ in range(n_aug)]) if n_aug else probs[None]
     return probs, augs, y
 
 @patch
@@ -254,7 +255,7 @@ def compute_activations(learn, n_pre:int) -> dict:
     for k, dl in (('train', learn.data.fix_dl), ('valid', learn.data.valid_dl), ('test', learn.data.test_dl)):
         if dl is None or len(dl.dataset) == 0: continue
         xs, ys = [], []
-        with torch.no_grad(), _eval_autocast(learn):
+        with torch.no_grad(), _eval_autocast(learn), learn.reuse_heap():
             for xb, yb in progress_bar(dl, leave=False):
                 if cl: xb = xb.contiguous(memory_format=torch.channels_last)
                 xs.append(pre(xb).float().cpu()); ys.append(yb.cpu())

@@ -8,6 +8,7 @@ import math
 from enum import Enum
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image
@@ -66,23 +67,48 @@ def denorm(x, # normalised CHW item or NCHW batch (tensor or numpy)
 # %% ../nbs/02_transforms.ipynb #b3380ae9
 def _rand(lo=0., hi=1.): return lo + (hi - lo)*torch.rand(()).item()
 
-class RandomRotate(v2.RandomApply):
-    "Rotate by a random angle in [-`deg`, `deg`] with probability `p`."
+_cv2_threads = []
+
+def _warp(x:torch.Tensor, M:np.ndarray) -> torch.Tensor:
+    "CHW tensor `x` moved by the 2x3 affine or 3x3 perspective matrix `M` (input pixel -> output pixel), bilinear, black outside."
+    if not _cv2_threads: _cv2_threads.append(cv2.setNumThreads(1))
+    if x.dtype not in (torch.uint8, torch.float32): raise TypeError(f"warps take uint8 or float32 images, got {x.dtype}")
+    a = np.ascontiguousarray(x.detach().cpu().permute(1, 2, 0).numpy())  # HWC; no copy for a CHW view of HWC memory
+    h, w = a.shape[:2]
+    f = cv2.warpPerspective if M.shape[0] == 3 else cv2.warpAffine
+    out = f(a, M.astype(np.float64), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return torch.from_numpy(out.reshape(h, w, -1)).permute(2, 0, 1)
+
+class RandomRotate:
+    "Rotate about the centre by a random angle in [-`deg`, `deg`] (counter-clockwise positive) with probability `p`."
     def __init__(self, deg:float, # largest rotation, in degrees
                  p:float=0.75, # probability of rotating
                 ):
-        super().__init__([v2.RandomRotation(deg, interpolation=v2.InterpolationMode.BILINEAR)], p=p)
-        self.deg = deg
+        self.deg, self.p = deg, p
+    def __call__(self, x:torch.Tensor) -> torch.Tensor:
+        if _rand() >= self.p: return x
+        h, w = x.shape[-2:]
+        return _warp(x, cv2.getRotationMatrix2D(((w - 1)/2, (h - 1)/2), _rand(-self.deg, self.deg), 1.))
+    def __repr__(self): return f'RandomRotate(deg={self.deg}, p={self.p})'
 
 class RandomFlip(v2.RandomHorizontalFlip):
     "Mirror left-right with probability `p`."
     def __init__(self, p:float=0.5): super().__init__(p=p)
 
-class RandomWarp(v2.RandomPerspective):
-    "Perspective warp of up to `magnitude` with probability `p` (fastai v1's `symmetric_warp`)."
-    def __init__(self, magnitude:float=0.2, p:float=0.75):
-        super().__init__(distortion_scale=magnitude, p=p)
-        self.magnitude = magnitude
+class RandomWarp:
+    "Perspective warp with probability `p`: each corner moves inwards by up to `magnitude` of half the side (fastai v1's `symmetric_warp`)."
+    def __init__(self, magnitude:float=0.2, # largest move of a corner, as a fraction of half the width (height)
+                 p:float=0.75, # probability of warping
+                ):
+        self.magnitude, self.p = magnitude, p
+    def __call__(self, x:torch.Tensor) -> torch.Tensor:
+        if _rand() >= self.p: return x
+        h, w = x.shape[-2:]
+        dx, dy = (lambda: _rand(0, self.magnitude*(w - 1)/2)), (lambda: _rand(0, self.magnitude*(h - 1)/2))
+        src = np.float32([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]])
+        dst = np.float32([[dx(), dy()], [w - 1 - dx(), dy()], [w - 1 - dx(), h - 1 - dy()], [dx(), h - 1 - dy()]])
+        return _warp(x, cv2.getPerspectiveTransform(src, dst))
+    def __repr__(self): return f'RandomWarp(magnitude={self.magnitude}, p={self.p})'
 
 class RandomLighting:
     "fastai 0.7 lighting: contrast `c` around the mean and brightness shift `b`, each random up to the given size."
@@ -94,9 +120,13 @@ class RandomLighting:
         if self.p < 1 and _rand() >= self.p: return x
         b, c = _rand(-self.b, self.b), _rand(-self.c, self.c)
         c = -1/(c - 1) if c < 0 else c + 1
-        xf = x.float()
-        mu = xf.mean()
-        return ((xf - mu)*c + mu + b*255).clamp_(0, 255).round_().to(torch.uint8)
+        if x.dtype != torch.uint8 or x.ndim != 3:
+            xf = x.float(); mu = xf.mean()
+            return ((xf - mu)*c + mu + b*255).clamp_(0, 255).round_().to(torch.uint8)
+        a = np.ascontiguousarray(x.permute(1, 2, 0).numpy())  # HWC; no copy for a CHW view of HWC memory
+        mu = torch.from_numpy(a).float().mean()
+        lut = ((torch.arange(256, dtype=torch.float32) - mu)*c + mu + b*255).clamp_(0, 255).round_().to(torch.uint8)
+        return torch.from_numpy(cv2.LUT(a, lut.numpy()).reshape(a.shape)).permute(2, 0, 1)  # the same pixels, through a table
     def __repr__(self): return f'RandomLighting(b={self.b}, c={self.c}, p={self.p})'
 
 class RandomDihedral:

@@ -73,6 +73,7 @@ def _warp(x:torch.Tensor, M:np.ndarray) -> torch.Tensor:
     "CHW tensor `x` moved by the 2x3 affine or 3x3 perspective matrix `M` (input pixel -> output pixel), bilinear, black outside."
     if not _cv2_threads: _cv2_threads.append(cv2.setNumThreads(1))
     if x.dtype not in (torch.uint8, torch.float32): raise TypeError(f"warps take uint8 or float32 images, got {x.dtype}")
+    if x.ndim != 3: raise ValueError(f"warps take one CHW image, got shape {tuple(x.shape)} (augment a batch's items one by one)")
     a = np.ascontiguousarray(x.detach().cpu().permute(1, 2, 0).numpy())  # HWC; no copy for a CHW view of HWC memory
     h, w = a.shape[:2]
     f = cv2.warpPerspective if M.shape[0] == 3 else cv2.warpAffine

@@ -110,8 +110,8 @@ def bench_raw(bs=32, sz=224):
     return res
 
 def bench_epochs(path, raw):
-    """Frozen epoch, unfrozen epoch and TTA on the sample, against the raw throughput: `ratio` to the model with catdog's
-    kernels (the limit), `plain_ratio` to the model as PyTorch runs it."""
+    """Frozen epoch, unfrozen epoch and TTA on the sample, against the raw throughput: `ratio` to the model as catdog
+    runs it (the limit), `plain_ratio` to the model as PyTorch runs it."""
     from catdog.all import ImageClassifierData, ConvLearner, tfms_from_model, efficientnet_lite0, transforms_side_on
     data = ImageClassifierData.from_paths(path, tfms=tfms_from_model(efficientnet_lite0, 224, aug_tfms=transforms_side_on, max_zoom=1.1))
     n_trn, n_val = len(data.trn_ds), len(data.val_ds)
@@ -185,7 +185,7 @@ def summary(res) -> str:
                  ('raw inference, as catdog runs it (img/s): the limit', r['inference_img_s'], '', ''),
                  ('raw training step, as catdog runs it (img/s): the limit', r['train_step_img_s'], '', '')]
     if 'loader' in res and isinstance(res['loader'], dict):
-        l = res['loader']; rows.append(('loader (img/s)', l.get('loader_img_s', ''), l.get('limit_img_s', ''), l.get('ratio', '')))
+        l = res['loader']; rows.append(('loader (img/s) vs PIL decode+resize x cores', round(l.get('loader_ips', 0), 1), round(l.get('limit_ips', 0), 1), round(l.get('ratio', 0), 3)))
     if 'quickstart' in res:
         q = res['quickstart']
         rows += [('quick start (s, whole process)', q['seconds'], LIMITS['quickstart_s'], q['time_ratio']),

@@ -69,6 +69,9 @@ def _rand(lo=0., hi=1.): return lo + (hi - lo)*torch.rand(()).item()
 
 _cv2_threads = []
 
+def _check_chw(x, who:str):
+    if not isinstance(x, torch.Tensor): raise TypeError(f"{who} takes a CHW tensor, as catdog's pipeline gives it, got {type(x).__name__}")
+
 def _warp(x:torch.Tensor, M:np.ndarray) -> torch.Tensor:
     "CHW tensor `x` moved by the 2x3 affine or 3x3 perspective matrix `M` (input pixel -> output pixel), bilinear, black outside."
     if not _cv2_threads: _cv2_threads.append(cv2.setNumThreads(1))
@@ -87,6 +90,7 @@ class RandomRotate:
                 ):
         self.deg, self.p = deg, p
     def __call__(self, x:torch.Tensor) -> torch.Tensor:
+        _check_chw(x, 'RandomRotate')
         if _rand() >= self.p: return x
         h, w = x.shape[-2:]
         return _warp(x, cv2.getRotationMatrix2D(((w - 1)/2, (h - 1)/2), _rand(-self.deg, self.deg), 1.))
@@ -103,6 +107,7 @@ class RandomWarp:
                 ):
         self.magnitude, self.p = magnitude, p
     def __call__(self, x:torch.Tensor) -> torch.Tensor:
+        _check_chw(x, 'RandomWarp')
         if _rand() >= self.p: return x
         h, w = x.shape[-2:]
         dx, dy = (lambda: _rand(0, self.magnitude*(w - 1)/2)), (lambda: _rand(0, self.magnitude*(h - 1)/2))

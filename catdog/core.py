@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #225adb0e
 from __future__ import annotations
-import hashlib, os, tempfile, threading, warnings
+import functools, hashlib, os, tempfile, threading, warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -118,8 +118,9 @@ def atomic_save(obj, fname) -> Path:
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc's `mallopt` parameters (malloc.h)
 _heap = dict(depth=0, lock=threading.Lock(), fork_hook=False)
 
+@functools.cache
 def _glibc():
-    "The process's glibc (None under musl, macOS or Windows)."
+    "The process's glibc (None under musl, macOS or Windows), looked up once."
     try:
         import ctypes
         libc = ctypes.CDLL(None)

@@ -69,51 +69,49 @@ def _rand(lo=0., hi=1.): return lo + (hi - lo)*torch.rand(()).item()
 
 _cv2_threads = []
 
-def _check_chw(x, who:str):
-    if not isinstance(x, torch.Tensor): raise TypeError(f"{who} takes a CHW tensor, as catdog's pipeline gives it, got {type(x).__name__}")
-
 def _warp(x:torch.Tensor, M:np.ndarray) -> torch.Tensor:
     "CHW tensor `x` moved by the 2x3 affine or 3x3 perspective matrix `M` (input pixel -> output pixel), bilinear, black outside."
     if not _cv2_threads: _cv2_threads.append(cv2.setNumThreads(1))
     if x.dtype not in (torch.uint8, torch.float32): raise TypeError(f"warps take uint8 or float32 images, got {x.dtype}")
     if x.ndim != 3: raise ValueError(f"warps take one CHW image, got shape {tuple(x.shape)} (augment a batch's items one by one)")
-    a = np.ascontiguousarray(x.detach().cpu().permute(1, 2, 0).numpy())  # HWC; no copy for a CHW view of HWC memory
+    a = _to_hwc(x.detach().cpu())  # no copy for a CHW view of HWC memory
     h, w = a.shape[:2]
     f = cv2.warpPerspective if M.shape[0] == 3 else cv2.warpAffine
     out = f(a, M.astype(np.float64), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return torch.from_numpy(out.reshape(h, w, -1)).permute(2, 0, 1)
 
-class RandomRotate:
+class _RandomWarp:
+    "With probability `p`, `_warp` a CHW tensor by the random matrix `_matrix(h, w)` gives for its size."
+    def __call__(self, x:torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{type(self).__name__} takes a CHW tensor, as catdog's pipeline gives it, got {type(x).__name__}")
+        if _rand() >= self.p: return x
+        return _warp(x, self._matrix(*x.shape[-2:]))
+
+class RandomRotate(_RandomWarp):
     "Rotate about the centre by a random angle in [-`deg`, `deg`] (counter-clockwise positive) with probability `p`."
     def __init__(self, deg:float, # largest rotation, in degrees
                  p:float=0.75, # probability of rotating
                 ):
         self.deg, self.p = deg, p
-    def __call__(self, x:torch.Tensor) -> torch.Tensor:
-        _check_chw(x, 'RandomRotate')
-        if _rand() >= self.p: return x
-        h, w = x.shape[-2:]
-        return _warp(x, cv2.getRotationMatrix2D(((w - 1)/2, (h - 1)/2), _rand(-self.deg, self.deg), 1.))
+    def _matrix(self, h, w): return cv2.getRotationMatrix2D(((w - 1)/2, (h - 1)/2), _rand(-self.deg, self.deg), 1.)
     def __repr__(self): return f'RandomRotate(deg={self.deg}, p={self.p})'
 
 class RandomFlip(v2.RandomHorizontalFlip):
     "Mirror left-right with probability `p`."
     def __init__(self, p:float=0.5): super().__init__(p=p)
 
-class RandomWarp:
+class RandomWarp(_RandomWarp):
     "Perspective warp with probability `p`: each corner moves inwards by up to `magnitude` of half the side (fastai v1's `symmetric_warp`)."
     def __init__(self, magnitude:float=0.2, # largest move of a corner, as a fraction of half the width (height)
                  p:float=0.75, # probability of warping
                 ):
         self.magnitude, self.p = magnitude, p
-    def __call__(self, x:torch.Tensor) -> torch.Tensor:
-        _check_chw(x, 'RandomWarp')
-        if _rand() >= self.p: return x
-        h, w = x.shape[-2:]
+    def _matrix(self, h, w):
         dx, dy = (lambda: _rand(0, self.magnitude*(w - 1)/2)), (lambda: _rand(0, self.magnitude*(h - 1)/2))
         src = np.float32([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]])
         dst = np.float32([[dx(), dy()], [w - 1 - dx(), dy()], [w - 1 - dx(), h - 1 - dy()], [dx(), h - 1 - dy()]])
-        return _warp(x, cv2.getPerspectiveTransform(src, dst))
+        return cv2.getPerspectiveTransform(src, dst)
     def __repr__(self): return f'RandomWarp(magnitude={self.magnitude}, p={self.p})'
 
 class RandomLighting:
@@ -129,7 +127,7 @@ class RandomLighting:
         if x.dtype != torch.uint8 or x.ndim != 3:
             xf = x.float(); mu = xf.mean()
             return ((xf - mu)*c + mu + b*255).clamp_(0, 255).round_().to(torch.uint8)
-        a = np.ascontiguousarray(x.permute(1, 2, 0).numpy())  # HWC; no copy for a CHW view of HWC memory
+        a = _to_hwc(x)  # no copy for a CHW view of HWC memory
         mu = torch.from_numpy(a).float().mean()
         lut = ((torch.arange(256, dtype=torch.float32) - mu)*c + mu + b*255).clamp_(0, 255).round_().to(torch.uint8)
         return torch.from_numpy(cv2.LUT(a, lut.numpy()).reshape(a.shape)).permute(2, 0, 1)  # the same pixels, through a table

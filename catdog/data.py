@@ -240,8 +240,8 @@ class ImageData:
 
     def one_item(self, x) -> torch.Tensor:
         "A batch of one on the device from a file, a PIL image, a uint8 CHW tensor or an item of a dataset."
-        if isinstance(x, (str, os.PathLike)): x = open_image(x, self.val_tfms.short_side)
-        if isinstance(x, Image.Image): x = self.val_tfms(x)
+        if isinstance(x, (str, os.PathLike)): x = self.val_tfms.load(x)
+        elif isinstance(x, Image.Image): x = self.val_tfms(x)
         x = torch.as_tensor(x)
         if x.ndim == 3: x = x[None]
         dl = self.valid_dl

@@ -4,17 +4,21 @@
 
 # %% ../nbs/01_images.ipynb #1ab25d42
 from __future__ import annotations
+import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import cv2
 import numpy as np
+import torch
 from PIL import Image, ImageFile, ImageOps
 
 from .core import num_cpus
 
 # %% auto #0
-__all__ = ['IMG_EXTS', 'get_image_files', 'ImageLoadError', 'to_rgb', 'open_image', 'find_bad_images', 'verify_images']
+__all__ = ['IMG_EXTS', 'get_image_files', 'ImageLoadError', 'to_rgb', 'open_image', 'load_image', 'find_bad_images',
+           'verify_images']
 
 # %% ../nbs/01_images.ipynb #3a4e5c1f
 IMG_EXTS = frozenset({'.jpg', '.jpeg', '.png', '.gif', '.webp', '.bmp', '.tif', '.tiff'})
@@ -61,21 +65,47 @@ def to_rgb(im:Image.Image) -> Image.Image:
     return im.convert('RGB')
 
 # %% ../nbs/01_images.ipynb #a5f015ad
+_LOAD_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+def _load_error(fn, e) -> ImageLoadError:
+    return ImageLoadError(f"Cannot load image file {fn}: {e}. Run `verify_images` on its folder to "
+                          f"find (and with delete=True remove) the broken images, or pass skip_bad=True.")
+
+def _decode(im:Image.Image, sz:int|None) -> Image.Image:
+    "The whole of `im` decoded (in draft mode for a JPEG of at least 2x `sz`), upright, `RGB`."
+    if sz and im.format == 'JPEG' and min(im.size) >= 2*sz: im.draft('RGB', (sz, sz))
+    im.load()
+    ImageOps.exif_transpose(im, in_place=True)
+    return to_rgb(im)
+
 def open_image(fn, # image file
                sz:int|None=None, # short side the caller needs: JPEGs of at least 2x this decode in draft mode
               ) -> Image.Image:
     "Open `fn` fully decoded as an upright (EXIF orientation applied) `RGB` PIL image."
     fn = Path(fn)
     try:
-        with Image.open(fn) as im:
-            if sz and im.format == 'JPEG' and min(im.size) >= 2*sz: im.draft('RGB', (sz, sz))
-            im.load()
-            ImageOps.exif_transpose(im, in_place=True)
-            return to_rgb(im)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        with Image.open(fn) as im: return _decode(im, sz)
+    except _LOAD_ERRORS as e:
         if isinstance(e, FileNotFoundError): raise
-        raise ImageLoadError(f"Cannot load image file {fn}: {e}. Run `verify_images` on its folder to "
-                             f"find (and with delete=True remove) the broken images, or pass skip_bad=True.") from e
+        raise _load_error(fn, e) from e
+
+# %% ../nbs/01_images.ipynb #6906716a
+def load_image(fn, # image file
+               sz:int|None=None, # short side the caller needs: JPEGs of at least 2x this decode in draft mode
+              ) -> torch.Tensor:
+    "`open_image(fn, sz)` as a uint8 CHW tensor in HWC memory (most JPEGs decoded by OpenCV, to the same pixels)."
+    fn = Path(fn)
+    try:
+        b = np.fromfile(fn, np.uint8)
+        with Image.open(io.BytesIO(b)) as im:
+            if im.format == 'JPEG' and im.mode in ('RGB', 'L') and not (sz and min(im.size) >= 2*sz):
+                a = cv2.imdecode(b, cv2.IMREAD_COLOR_RGB)  # upright: OpenCV applies the EXIF orientation too
+                if a is not None: return torch.from_numpy(a).permute(2, 0, 1)
+                # None: OpenCV could not decode it all; Pillow decides, and names the file if it cannot either
+            return torch.from_numpy(np.array(_decode(im, sz))).permute(2, 0, 1)
+    except _LOAD_ERRORS as e:
+        if isinstance(e, FileNotFoundError): raise
+        raise _load_error(fn, e) from e
 
 # %% ../nbs/01_images.ipynb #d3891d33
 def _check(fn, sz=None):

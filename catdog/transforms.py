@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
-from .images import open_image, to_rgb
+from .images import load_image, to_rgb
 
 # %% auto #0
 __all__ = ['imagenet_stats', 'inception_stats', 'transforms_basic', 'transforms_side_on', 'transforms_top_down', 'Normalize',
@@ -151,17 +151,27 @@ transforms_side_on  = transforms_basic + [RandomFlip()]
 transforms_top_down = transforms_basic + [RandomDihedral()]
 
 # %% ../nbs/02_transforms.ipynb #3ecc3ce7
+def _resize_short_t(x:torch.Tensor, short:int, max_ratio:float=4.) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    if w > max_ratio*h: x = x[..., (w - int(max_ratio*h))//2:(w + int(max_ratio*h))//2]
+    elif h > max_ratio*w: x = x[..., (h - int(max_ratio*w))//2:(h + int(max_ratio*w))//2, :]
+    h, w = x.shape[-2:]
+    s = short/min(w, h)
+    new = [max(short, round(h*s)), max(short, round(w*s))]
+    return x if new == [h, w] else v2.functional.resize(x, new, antialias=True)
+
 class CropType(Enum):
     "How the final `sz x sz` square is cut: at random, from the centre, or by squashing the whole picture."
     RANDOM = 1
     CENTER = 2
     NO = 3
 
-def resize_short(im:Image.Image, # PIL image
+def resize_short(im:Image.Image|torch.Tensor, # PIL image, or uint8 CHW tensor
                  short:int, # target length of the short side
                  max_ratio:float=4., # centre-crop the long side to at most this many times the short side
-                ) -> Image.Image:
-    "`im` resized (antialiased, with `reducing_gap`) so its short side is `short`."
+                ) -> Image.Image|torch.Tensor:
+    "`im` resized (bilinear, antialiased) so its short side is `short`: a PIL image with Pillow, a tensor with torchvision."
+    if isinstance(im, torch.Tensor): return _resize_short_t(im, short, max_ratio)
     w, h = im.size
     if w > max_ratio*h: im = im.crop(((w - int(max_ratio*h))//2, 0, (w + int(max_ratio*h))//2, h))
     elif h > max_ratio*w: im = im.crop((0, (h - int(max_ratio*w))//2, w, (h + int(max_ratio*w))//2))
@@ -172,8 +182,16 @@ def resize_short(im:Image.Image, # PIL image
     return im.resize(new, Image.BILINEAR, reducing_gap=3. if s < 1/3 else None)
 
 # %% ../nbs/02_transforms.ipynb #7e4636be
+def _chw(im) -> torch.Tensor:
+    "A PIL image as a uint8 CHW tensor in HWC memory; a uint8 CHW tensor (3 channels) as it is."
+    if isinstance(im, Image.Image): return torch.from_numpy(np.array(to_rgb(im))).permute(2, 0, 1)
+    if not isinstance(im, torch.Tensor): raise TypeError(f"Expected a PIL image or a uint8 CHW tensor, got {type(im).__name__}")
+    if im.dtype != torch.uint8 or im.ndim != 3 or im.shape[0] != 3:
+        raise ValueError(f"Expected a uint8 CHW tensor with 3 channels, got {im.dtype} of shape {tuple(im.shape)}")
+    return im
+
 class ImageTransforms:
-    "PIL image (or file) -> uint8 CHW tensor of exactly `sz x sz`; random augmentation when `train`."
+    "Picture (file, PIL image or uint8 CHW tensor) -> uint8 CHW tensor of exactly `sz x sz`; random augmentation when `train`."
     def __init__(self, sz:int, # side of the square output
                  aug_tfms=None, # random augmentations (on uint8 CHW tensors), applied before the crop
                  max_zoom:float|None=None, # random zoom up to this factor when training (None or 1: no zoom)
@@ -204,25 +222,23 @@ class ImageTransforms:
         return cls(sz, tfms, max_zoom=zooms[0].max_zoom if zooms else None, train=train and bool(tfms),
                    crop_type=crop, norm=norm, p_zoom=zooms[0].p if zooms else 1.)
 
-    def resize(self, im:Image.Image) -> Image.Image:
-        "The deterministic step: short side to `short_side` (`sz x sz` when cropping is `NO`)."
-        im = to_rgb(im)
-        if self.crop_type == CropType.NO: return im.resize((self.short_side,)*2, Image.BILINEAR, reducing_gap=3.)
-        return resize_short(im, self.short_side)
+    def resize(self, x:Image.Image|torch.Tensor, # PIL image or uint8 CHW tensor
+               short:int|None=None, # short side wanted (None: `short_side`)
+              ) -> torch.Tensor:
+        "The one resize, antialiased: short side to `short` (`short x short` when cropping is `NO`), as a uint8 CHW tensor."
+        x, short = _chw(x), short or self.short_side
+        if self.crop_type == CropType.NO: return v2.functional.resize(x, [short, short], antialias=True)
+        return resize_short(x, short)
 
-    def __call__(self, im:Image.Image) -> torch.Tensor:
-        "uint8 CHW tensor of `sz x sz` from a PIL image."
-        x = torch.from_numpy(np.array(self.resize(im))).permute(2, 0, 1)  # CHW view of HWC memory: no copy
-        if self.max_zoom > 1 and (self.p_zoom >= 1 or _rand() < self.p_zoom):
-            short = int(torch.randint(self.sz, self.short_side + 1, ()))
-            if short != self.short_side:
-                h, w = x.shape[-2:]
-                x = v2.functional.resize(x, [max(short, round(h*short/min(h, w))), max(short, round(w*short/min(h, w)))], antialias=True)
-        return self.random_tfms(x)
+    def __call__(self, im:Image.Image|torch.Tensor) -> torch.Tensor:
+        "uint8 CHW tensor of `sz x sz` from a PIL image or a uint8 CHW tensor (of any size)."
+        short = self.short_side
+        if self.max_zoom > 1 and (self.p_zoom >= 1 or _rand() < self.p_zoom): short = int(torch.randint(self.sz, self.short_side + 1, ()))
+        return self.random_tfms(self.resize(im, short))
 
     def load(self, fn) -> torch.Tensor:
-        "`self(open_image(fn))`, with JPEG draft decoding for `short_side`."
-        return self(open_image(fn, self.short_side))
+        "`self(load_image(fn))`, with JPEG draft decoding for `short_side`."
+        return self(load_image(fn, self.short_side))
 
     def __repr__(self):
         return (f'ImageTransforms(sz={self.sz}, train={self.train}, max_zoom={self.max_zoom}, '

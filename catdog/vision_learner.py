@@ -117,15 +117,36 @@ def predict(self:VisionLearner, item, # a file, a PIL image, a uint8 CHW tensor,
     return self.data.classes[idx], idx, probs
 
 # %% ../nbs/07_vision_learner.ipynb #416cb59b
+class _Passes:
+    "`n` passes over the dataset `ds` as one dataset: item `k` is item `k % len(ds)`, augmented anew each time."
+    def __init__(self, ds, n:int): self.ds, self.n = ds, n
+    def __len__(self): return self.n*len(self.ds)
+    def get_raw(self, k:int): return self.ds.get_raw(k % len(self.ds))
+    norm = property(lambda self: self.ds.norm)
+
+class _Started:
+    "The loader `dl`, its one iteration (and worker processes) started now: iterate it once."
+    def __init__(self, dl):
+        self.dl, self._it = dl, iter(dl)
+        self._first = next(self._it, None)
+    def __len__(self): return len(self.dl)
+    def __iter__(self):
+        try:
+            if self._first is not None: yield self._first
+            yield from self._it
+        finally: self._it.close()
+
 def _tta_probs(learn, ds_type=DatasetType.Valid, n_aug:int=4) -> tuple:
     "Plain probabilities, the `n_aug` augmented ones stacked, and the targets."
     data = learn.data
     plain_dl = data.dl(ds_type)
     if plain_dl is None: raise ValueError(f"TTA: the data has no {ds_type.name} set")
-    aug_dl = plain_dl.new(ds=plain_dl.dataset.new(tfms=data.trn_tfms), shuffle=False)
+    if n_aug:  # one loader for the augmented passes, its workers forked before the heap grows (see below)
+        ds = plain_dl.dataset.new(tfms=data.trn_tfms)
+        aug_dl = _Started(plain_dl.new(ds=_Passes(ds, n_aug), shuffle=False))
     with learn.reuse_heap():  # one for the five passes
         probs, y = learn.get_preds(dl=plain_dl)
-        augs = torch.stack([learn.get_preds(dl=aug_dl)[0] for _ in range(n_aug)]) if n_aug else probs[None]
+        augs = learn.get_preds(dl=aug_dl)[0].view(n_aug, len(ds), -1) if n_aug else probs[None]
     return probs, augs, y
 
 @patch

@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image, ImageFile
 
-from catdog.images import IMG_EXTS, ImageLoadError, get_image_files, open_image, to_rgb, verify_images, find_bad_images
-from catdog.transforms import ImageTransforms, tfms_from_stats, imagenet_stats, transforms_side_on
+from catdog.images import IMG_EXTS, ImageLoadError, get_image_files, open_image, load_image, to_rgb, verify_images, find_bad_images
+from catdog.transforms import ImageTransforms, tfms_from_stats, imagenet_stats, transforms_side_on, resize_short
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 
@@ -154,3 +154,35 @@ def test_verify_images_whole_sample_clean(sample_path):
     fns = get_image_files(sample_path)
     assert len(fns) >= 1500
     assert verify_images(sample_path) == []
+
+@pytest.mark.parametrize('mode,ext', CASES, ids=[f'{m}{e}' for m, e in CASES])
+def test_load_image_same_pixels_as_open_image(tmp_path, mode, ext):
+    fn = _save(_mode_image(mode), tmp_path/f'img{ext}')
+    x = load_image(fn)
+    assert x.dtype == torch.uint8 and x.shape == (3, 12, 16) and x.stride()[0] == 1  # CHW in HWC memory
+    assert np.array_equal(x.permute(1, 2, 0).numpy(), np.asarray(open_image(fn)))
+
+def test_load_image_errors_like_open_image(tmp_path):
+    good, bad = _broken_corpus(tmp_path)
+    for f in bad:
+        with pytest.raises(ImageLoadError) as e: load_image(f, 64)
+        assert str(f) in str(e.value) and 'verify_images' in str(e.value)
+    with pytest.raises(FileNotFoundError): load_image(tmp_path/'missing.jpg')
+
+def test_load_image_whole_sample_same_pixels(sample_path):
+    "torchvision's JPEG decode gives Pillow's pixels, bit for bit, on every photo of the sample (draft sizes too)."
+    fns = get_image_files(sample_path)
+    for f in fns:
+        assert np.array_equal(load_image(f).permute(1, 2, 0).numpy(), np.asarray(open_image(f))), f
+    for f in fns[::50]: assert np.array_equal(load_image(f, 100).permute(1, 2, 0).numpy(), np.asarray(open_image(f, 100))), f
+
+def test_tensor_resize_close_to_pillow(sample_path):
+    "The pipeline's resize (torchvision, antialiased bilinear on uint8) against Pillow's BILINEAR on real photos."
+    diffs, changed, n = [], 0, 0
+    for f in get_image_files(sample_path/'valid')[:200]:
+        im = open_image(f)
+        pil = np.asarray(resize_short(im, 224)).astype(int)
+        tv = resize_short(torch.from_numpy(np.array(im)).permute(2, 0, 1), 224).permute(1, 2, 0).numpy().astype(int)
+        assert pil.shape == tv.shape, f
+        d = np.abs(pil - tv); diffs.append(d.max()); changed += (d > 0).sum(); n += d.size
+    assert max(diffs) <= 2 and changed/n < 0.01, (max(diffs), changed/n)

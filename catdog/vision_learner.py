@@ -141,7 +141,7 @@ def _tta_probs(learn, ds_type=DatasetType.Valid, n_aug:int=4) -> tuple:
     data = learn.data
     plain_dl = data.dl(ds_type)
     if plain_dl is None: raise ValueError(f"TTA: the data has no {ds_type.name} set")
-    if n_aug:  # one loader for the augmented passes, its workers forked before the heap grows (see below)
+    if n_aug:  # one loader for the augmented passes; its workers fork now, before reuse_heap lets the heap grow
         ds = plain_dl.dataset.new(tfms=data.trn_tfms)
         aug_dl = _Started(plain_dl.new(ds=_Passes(ds, n_aug), shuffle=False))
     with learn.reuse_heap():  # one for the five passes

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -67,9 +68,14 @@ def to_rgb(im:Image.Image) -> Image.Image:
 # %% ../nbs/01_images.ipynb #a5f015ad
 _LOAD_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
-def _load_error(fn, e) -> ImageLoadError:
-    return ImageLoadError(f"Cannot load image file {fn}: {e}. Run `verify_images` on its folder to "
-                          f"find (and with delete=True remove) the broken images, or pass skip_bad=True.")
+@contextmanager
+def _naming_file(fn):
+    "Errors of loading `fn` as an `ImageLoadError` that names it (a missing file stays `FileNotFoundError`)."
+    try: yield
+    except _LOAD_ERRORS as e:
+        if isinstance(e, FileNotFoundError): raise
+        raise ImageLoadError(f"Cannot load image file {fn}: {e}. Run `verify_images` on its folder to "
+                             f"find (and with delete=True remove) the broken images, or pass skip_bad=True.") from e
 
 def _decode(im:Image.Image, sz:int|None) -> Image.Image:
     "The whole of `im` decoded (in draft mode for a JPEG of at least 2x `sz`), upright, `RGB`."
@@ -83,11 +89,7 @@ def open_image(fn, # image file
               ) -> Image.Image:
     "Open `fn` fully decoded as an upright (EXIF orientation applied) `RGB` PIL image."
     fn = Path(fn)
-    try:
-        with Image.open(fn) as im: return _decode(im, sz)
-    except _LOAD_ERRORS as e:
-        if isinstance(e, FileNotFoundError): raise
-        raise _load_error(fn, e) from e
+    with _naming_file(fn), Image.open(fn) as im: return _decode(im, sz)
 
 # %% ../nbs/01_images.ipynb #6906716a
 def load_image(fn, # image file
@@ -95,7 +97,7 @@ def load_image(fn, # image file
               ) -> torch.Tensor:
     "`open_image(fn, sz)` as a uint8 CHW tensor in HWC memory (most JPEGs decoded by OpenCV, to the same pixels)."
     fn = Path(fn)
-    try:
+    with _naming_file(fn):
         b = np.fromfile(fn, np.uint8)
         with Image.open(io.BytesIO(b)) as im:
             if im.format == 'JPEG' and im.mode in ('RGB', 'L') and not (sz and min(im.size) >= 2*sz):
@@ -103,9 +105,6 @@ def load_image(fn, # image file
                 if a is not None: return torch.from_numpy(a).permute(2, 0, 1)
                 # None: OpenCV could not decode it all; Pillow decides, and names the file if it cannot either
             return torch.from_numpy(np.array(_decode(im, sz))).permute(2, 0, 1)
-    except _LOAD_ERRORS as e:
-        if isinstance(e, FileNotFoundError): raise
-        raise _load_error(fn, e) from e
 
 # %% ../nbs/01_images.ipynb #d3891d33
 def _check(fn, sz=None):

@@ -69,15 +69,15 @@ def _rand(lo=0., hi=1.): return lo + (hi - lo)*torch.rand(()).item()
 
 _cv2_threads = []
 
-def _warp(x:torch.Tensor, M:np.ndarray) -> torch.Tensor:
-    "CHW tensor `x` moved by the 2x3 affine or 3x3 perspective matrix `M` (input pixel -> output pixel), bilinear, black outside."
+def _warp(x:torch.Tensor, M:np.ndarray, mode:int=cv2.BORDER_REFLECT) -> torch.Tensor:
+    "CHW tensor `x` moved by the 2x3 affine or 3x3 perspective matrix `M` (input pixel -> output pixel), bilinear; outside the picture as OpenCV's border `mode` says."
     if not _cv2_threads: _cv2_threads.append(cv2.setNumThreads(1))
     if x.dtype not in (torch.uint8, torch.float32): raise TypeError(f"warps take uint8 or float32 images, got {x.dtype}")
     if x.ndim != 3: raise ValueError(f"warps take one CHW image, got shape {tuple(x.shape)} (augment a batch's items one by one)")
     a = _to_hwc(x.detach().cpu())  # no copy for a CHW view of HWC memory
     h, w = a.shape[:2]
     f = cv2.warpPerspective if M.shape[0] == 3 else cv2.warpAffine
-    out = f(a, M.astype(np.float64), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    out = f(a, M.astype(np.float64), (w, h), flags=cv2.INTER_LINEAR, borderMode=mode, borderValue=0)
     return torch.from_numpy(out.reshape(h, w, -1)).permute(2, 0, 1)
 
 class _RandomWarp:
@@ -86,16 +86,18 @@ class _RandomWarp:
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{type(self).__name__} takes a CHW tensor, as catdog's pipeline gives it, got {type(x).__name__}")
         if _rand() >= self.p: return x
-        return _warp(x, self._matrix(*x.shape[-2:]))
+        return _warp(x, self._matrix(*x.shape[-2:]), self.mode)
+    def _mode_repr(self): return '' if self.mode == cv2.BORDER_REFLECT else f', mode={self.mode}'
 
 class RandomRotate(_RandomWarp):
     "Rotate about the centre by a random angle in [-`deg`, `deg`] (counter-clockwise positive) with probability `p`."
     def __init__(self, deg:float, # largest rotation, in degrees
                  p:float=0.75, # probability of rotating
+                 mode:int=cv2.BORDER_REFLECT, # OpenCV border mode: what fills the corners (fastai 0.7's default)
                 ):
-        self.deg, self.p = deg, p
+        self.deg, self.p, self.mode = deg, p, mode
     def _matrix(self, h, w): return cv2.getRotationMatrix2D(((w - 1)/2, (h - 1)/2), _rand(-self.deg, self.deg), 1.)
-    def __repr__(self): return f'RandomRotate(deg={self.deg}, p={self.p})'
+    def __repr__(self): return f'RandomRotate(deg={self.deg}, p={self.p}{self._mode_repr()})'
 
 class RandomFlip(v2.RandomHorizontalFlip):
     "Mirror left-right with probability `p`."
@@ -105,14 +107,15 @@ class RandomWarp(_RandomWarp):
     "Perspective warp with probability `p`: each corner moves inwards by up to `magnitude` of half the side (fastai v1's `symmetric_warp`)."
     def __init__(self, magnitude:float=0.2, # largest move of a corner, as a fraction of half the width (height)
                  p:float=0.75, # probability of warping
+                 mode:int=cv2.BORDER_REFLECT, # OpenCV border mode: what fills the edges (fastai v1's reflection)
                 ):
-        self.magnitude, self.p = magnitude, p
+        self.magnitude, self.p, self.mode = magnitude, p, mode
     def _matrix(self, h, w):
         dx, dy = (lambda: _rand(0, self.magnitude*(w - 1)/2)), (lambda: _rand(0, self.magnitude*(h - 1)/2))
         src = np.float32([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]])
         dst = np.float32([[dx(), dy()], [w - 1 - dx(), dy()], [w - 1 - dx(), h - 1 - dy()], [dx(), h - 1 - dy()]])
         return cv2.getPerspectiveTransform(src, dst)
-    def __repr__(self): return f'RandomWarp(magnitude={self.magnitude}, p={self.p})'
+    def __repr__(self): return f'RandomWarp(magnitude={self.magnitude}, p={self.p}{self._mode_repr()})'
 
 class RandomLighting:
     "fastai 0.7 lighting: contrast `c` around the mean and brightness shift `b`, each random up to the given size."

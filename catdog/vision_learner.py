@@ -16,6 +16,7 @@ from fastcore.basics import patch
 
 from .core import defaults, atomic_save, writable_dir
 from .data import DatasetType, ImageDataBunch
+from .images import load_image
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
 from .learner import Learner, SGD, accuracy, MixedPrecision, ChannelsLast
 
@@ -117,12 +118,21 @@ def predict(self:VisionLearner, item, # a file, a PIL image, a uint8 CHW tensor,
     return self.data.classes[idx], idx, probs
 
 # %% ../nbs/07_vision_learner.ipynb #416cb59b
-class _Passes:
-    "`n` passes over the dataset `ds` as one dataset: item `k` is item `k % len(ds)`, augmented anew each time."
-    def __init__(self, ds, n:int): self.ds, self.n = ds, n
-    def __len__(self): return self.n*len(self.ds)
-    def get_raw(self, k:int): return self.ds.get_raw(k % len(self.ds))
+class _Versions:
+    "Each photo of `ds` in `len(tfms)` versions, as one dataset: item `k` is photo `k // m` through pipeline `k % m`."
+    def __init__(self, ds, tfms:list):
+        self.ds, self.tfms, self._photo = ds, list(tfms), None
+        self.sz = max(t.short_side for t in self.tfms)  # one decode serves every pipeline
+    def __len__(self): return len(self.tfms)*len(self.ds)
     norm = property(lambda self: self.ds.norm)
+    def get_raw(self, k:int):
+        i, j = divmod(k, len(self.tfms))
+        fn, tfms = self.ds.fnames[i], self.tfms[j]
+        if self._photo is None or self._photo[0] != i: self._photo = (i, load_image(fn, self.sz))  # a photo's versions are neighbours
+        im = self._photo[1]
+        # a pipeline with a smaller short side might decode this JPEG in draft mode: it gets its own decode, as `tfms.load` does
+        if min(im.shape[-2:]) >= 2*tfms.short_side: im = load_image(fn, tfms.short_side)
+        return tfms(im), int(self.ds.y[i])
 
 class _Started:
     "The loader `dl`, its one iteration (and worker processes) started now: iterate it once."
@@ -141,14 +151,15 @@ def _tta_probs(learn, ds_type=DatasetType.Valid, n_aug:int=4) -> tuple:
     data = learn.data
     plain_dl = data.dl(ds_type)
     if plain_dl is None: raise ValueError(f"TTA: the data has no {ds_type.name} set")
-    if n_aug:  # one loader for the augmented passes; its workers fork now, before reuse_heap lets the heap grow
-        ds = plain_dl.dataset.new(tfms=data.trn_tfms)
-        aug_dl = _Started(plain_dl.new(ds=_Passes(ds, n_aug), shuffle=False))
-    with learn.reuse_heap():  # one for the five passes
+    if not n_aug:
         probs, y = learn.get_preds(dl=plain_dl)
-        augs = learn.get_preds(dl=aug_dl)[0].view(n_aug, len(ds), -1) if n_aug else probs[None]
-    return probs, augs, y
-
+        return probs, probs[None], y
+    ds = plain_dl.dataset
+    # one pass of one loader: its workers fork now, before reuse_heap lets the heap grow
+    dl = _Started(plain_dl.new(ds=_Versions(ds, [ds.tfms] + [data.trn_tfms]*n_aug), shuffle=False))
+    with learn.reuse_heap(): probs, y = learn.get_preds(dl=dl)
+    probs, y = probs.view(len(ds), 1 + n_aug, -1), y.view(len(ds), 1 + n_aug)[:, 0]
+    return probs[:, 0], probs[:, 1:].transpose(0, 1), y
 @patch
 def TTA(self:VisionLearner, beta:float=0.4, # weight of the plain prediction in the blend
             ds_type=DatasetType.Valid, # which set

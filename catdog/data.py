@@ -131,6 +131,7 @@ class DeviceLoader:
         self.num_workers = defaults.get_num_workers(num_workers)
         self.device = defaults.get_device(device)
         self._dl, self._dl_workers = None, None
+        self._pending, self._started = None, None  # an iteration begun by `start`; the torch loader whose workers run
 
     def __len__(self):
         n = len(self.dataset)
@@ -154,12 +155,29 @@ class DeviceLoader:
         if defaults.channels_last and x.ndim == 4: x = x.contiguous(memory_format=torch.channels_last)
         return x, torch.as_tensor(y).to(self.device, torch.int64, non_blocking=True)
 
+    def _iter(self, nw:int):
+        "An iteration of the torch loader (starting its workers the first time)."
+        dl = self._loader(nw)
+        it = iter(dl)
+        _watch_workers(it)
+        if nw > 0: self._started = dl
+        return it
+
+    def start(self) -> DeviceLoader:
+        "Begin the next pass now: fork the worker processes (where none run yet), which then prepare its first batches."
+        nw = self._workers()
+        if nw == 0 or len(self.dataset) == 0 or self._pending is not None or self._started is self._loader(nw): return self
+        try: self._pending = self._iter(nw)
+        except Exception as e:
+            if not _is_worker_failure(e): raise  # else the pass itself finds out again, and falls back
+        return self
+
     def __iter__(self):
         if len(self.dataset) == 0: return
         nw = self._workers()
+        it, self._pending = (self._pending if nw > 0 else None), None
         try:
-            it = iter(self._loader(nw))
-            _watch_workers(it)
+            if it is None: it = self._iter(nw)
             first = next(it, None)
         except Exception as e:
             if nw == 0 or not _is_worker_failure(e): raise
@@ -168,8 +186,8 @@ class DeviceLoader:
                               f"loading in the main process instead (slower). Check /dev/shm space and "
                               f"multiprocessing support, or pass num_workers=0.", RuntimeWarning, stacklevel=2)
             DeviceLoader.workers_failed = True
-            self._dl = None
-            it = iter(self._loader(0)); first = next(it, None)
+            self._dl = self._started = None
+            it = self._iter(0); first = next(it, None)
         if first is None: return
         yield self.to_device(*first)
         for b in it: yield self.to_device(*b)

@@ -562,7 +562,14 @@ class Learner:
         return reuse_heap(None if self.device.type == 'cpu' else False)
 
     def _do_fit(self):
+        self._start_valid()
         for self.epoch in range(self.n_epoch): self._with_events(self._do_epoch, 'epoch', CancelEpochException)
+
+    def _start_valid(self):
+        "Fork the validation loader's workers now, before the training pass grows the heap (`DeviceLoader.start`), drawing their seeds from a copy of the random state (the training's stream is left alone)."
+        dl = getattr(self.data, 'valid_dl', None)
+        if hasattr(dl, 'start'):
+            with torch.random.fork_rng(devices=[]): dl.start()
 
     def _do_epoch(self):
         self.dl, self.training = self.data.train_dl, True

@@ -134,18 +134,6 @@ class _Versions:
         if min(im.shape[-2:]) >= 2*tfms.short_side: im = load_image(fn, tfms.short_side)
         return tfms(im), int(self.ds.y[i])
 
-class _Started:
-    "The loader `dl`, its one iteration (and worker processes) started now: iterate it once."
-    def __init__(self, dl):
-        self.dl, self._it = dl, iter(dl)
-        self._first = next(self._it, None)
-    def __len__(self): return len(self.dl)
-    def __iter__(self):
-        try:
-            if self._first is not None: yield self._first
-            yield from self._it
-        finally: self._it.close()
-
 def _tta_probs(learn, ds_type=DatasetType.Valid, n_aug:int=4) -> tuple:
     "Plain probabilities, the `n_aug` augmented ones stacked, and the targets."
     data = learn.data
@@ -156,10 +144,11 @@ def _tta_probs(learn, ds_type=DatasetType.Valid, n_aug:int=4) -> tuple:
         return probs, probs[None], y
     ds = plain_dl.dataset
     # one pass of one loader: its workers fork now, before reuse_heap lets the heap grow
-    dl = _Started(plain_dl.new(ds=_Versions(ds, [ds.tfms] + [data.trn_tfms]*n_aug), shuffle=False))
+    dl = plain_dl.new(ds=_Versions(ds, [ds.tfms] + [data.trn_tfms]*n_aug), shuffle=False).start()
     with learn.reuse_heap(): probs, y = learn.get_preds(dl=dl)
     probs, y = probs.view(len(ds), 1 + n_aug, -1), y.view(len(ds), 1 + n_aug)[:, 0]
     return probs[:, 0], probs[:, 1:].transpose(0, 1), y
+
 @patch
 def TTA(self:VisionLearner, beta:float=0.4, # weight of the plain prediction in the blend
             ds_type=DatasetType.Valid, # which set

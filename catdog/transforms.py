@@ -154,14 +154,13 @@ transforms_side_on  = transforms_basic + [RandomFlip()]
 transforms_top_down = transforms_basic + [RandomDihedral()]
 
 # %% ../nbs/02_transforms.ipynb #3ecc3ce7
-def _resize_short_t(x:torch.Tensor, short:int, max_ratio:float=4.) -> torch.Tensor:
-    h, w = x.shape[-2:]
-    if w > max_ratio*h: x = x[..., (w - int(max_ratio*h))//2:(w + int(max_ratio*h))//2]
-    elif h > max_ratio*w: x = x[..., (h - int(max_ratio*w))//2:(h + int(max_ratio*w))//2, :]
-    h, w = x.shape[-2:]
-    s = short/min(w, h)
-    new = [max(short, round(h*s)), max(short, round(w*s))]
-    return x if new == [h, w] else v2.functional.resize(x, new, antialias=True)
+def _short_plan(w:int, h:int, short:int, max_ratio:float):
+    "For a `w x h` picture: the box `resize_short` keeps (the long side centre-cropped to `max_ratio` times the short), the `(w, h)` it resizes that to, and the scale."
+    l, t, r, b = 0, 0, w, h
+    if w > max_ratio*h: k = int(max_ratio*h); l, r = (w - k)//2, (w + k)//2
+    elif h > max_ratio*w: k = int(max_ratio*w); t, b = (h - k)//2, (h + k)//2
+    s = short/min(r - l, b - t)
+    return (l, t, r, b), (max(short, round((r - l)*s)), max(short, round((b - t)*s))), s
 
 class CropType(Enum):
     "How the final `sz x sz` square is cut: at random, from the centre, or by squashing the whole picture."
@@ -174,15 +173,13 @@ def resize_short(im:Image.Image|torch.Tensor, # PIL image, or uint8 CHW tensor
                  max_ratio:float=4., # centre-crop the long side to at most this many times the short side
                 ) -> Image.Image|torch.Tensor:
     "`im` resized (bilinear, antialiased) so its short side is `short`: a PIL image with Pillow, a tensor with torchvision."
-    if isinstance(im, torch.Tensor): return _resize_short_t(im, short, max_ratio)
-    w, h = im.size
-    if w > max_ratio*h: im = im.crop(((w - int(max_ratio*h))//2, 0, (w + int(max_ratio*h))//2, h))
-    elif h > max_ratio*w: im = im.crop((0, (h - int(max_ratio*w))//2, w, (h + int(max_ratio*w))//2))
-    w, h = im.size
-    s = short/min(w, h)
-    new = (max(short, round(w*s)), max(short, round(h*s)))
-    if new == (w, h): return im
-    return im.resize(new, Image.BILINEAR, reducing_gap=3. if s < 1/3 else None)
+    if isinstance(im, torch.Tensor):
+        (l, t, r, b), new, _ = _short_plan(im.shape[-1], im.shape[-2], short, max_ratio)
+        x = im[..., t:b, l:r]
+        return x if new == (r - l, b - t) else v2.functional.resize(x, [new[1], new[0]], antialias=True)
+    box, new, s = _short_plan(*im.size, short, max_ratio)
+    if box != (0, 0, *im.size): im = im.crop(box)
+    return im if new == im.size else im.resize(new, Image.BILINEAR, reducing_gap=3. if s < 1/3 else None)
 
 # %% ../nbs/02_transforms.ipynb #7e4636be
 def _chw(im) -> torch.Tensor:

@@ -170,7 +170,7 @@ def test_load_image_errors_like_open_image(tmp_path):
     with pytest.raises(FileNotFoundError): load_image(tmp_path/'missing.jpg')
 
 def test_load_image_whole_sample_same_pixels(sample_path):
-    "torchvision's JPEG decode gives Pillow's pixels, bit for bit, on every photo of the sample (draft sizes too)."
+    "load_image (OpenCV's JPEG decode) gives Pillow's pixels, bit for bit, on every photo of the sample (draft sizes too)."
     fns = get_image_files(sample_path)
     for f in fns:
         assert np.array_equal(load_image(f).permute(1, 2, 0).numpy(), np.asarray(open_image(f))), f

@@ -622,12 +622,12 @@ class Learner:
             for g in self.layer_groups[:-1]:
                 for m in g.modules():
                     if isinstance(m, _bn_types): m.eval()
-        self._prefix = None
+        self._prefix, self._n_prefix = None, 0
         if self._n_frozen == 0: return
         mods = _flatten_seq(self.model)
         k = 0
         while k < len(mods) and not any(p.requires_grad for p in mods[k].parameters()) and not mods[k].training: k += 1
-        if 0 < k < len(mods): self._prefix = (self._fused(nn.Sequential(*mods[:k])), nn.Sequential(*mods[k:]))
+        if 0 < k < len(mods): self._prefix, self._n_prefix = (self._fused(nn.Sequential(*mods[:k])), nn.Sequential(*mods[k:])), k
 
     def _fused(self, m:nn.Module) -> nn.Module:
         "An eval-only copy of `m` with BatchNorm folded into its convolutions and TF padding made plain (`unpad_same`), where `fuse_bn` is on and that is safe; else `m`."
@@ -637,15 +637,24 @@ class Learner:
         key = (tuple(id(o) for o in m.modules())[1:],
                tuple((id(t), t.data_ptr(), t._version) for t in itertools.chain(m.parameters(), m.buffers())))
         cache = getattr(self, '_fused_cache', {})
-        if key in cache: return cache[key]
+        if key in cache:  # the most recently used goes last: the last two used are kept
+            self._fused_cache = {**{k: v for k, v in cache.items() if k != key}, key: cache[key]}
+            return cache[key]
         for f in ((fold_bn,) if any(isinstance(o, nn.BatchNorm2d) for o in m.modules()) else ()) + (unpad_same,):
             try: m = f(m)
             except Exception as e:  # not a conv -> BatchNorm model of 3-channel images, say: the model as it is is always right
                 if not getattr(self, '_fuse_warned', False):
                     self._fuse_warned = True
                     warnings.warn(f"fuse_bn: running the model without {f.__name__}, which is slower ({type(e).__name__}: {e})")
-        self._fused_cache = {**dict(list(cache.items())[-1:]), key: m}  # this copy and the one before (a frozen prefix and the whole model)
+        self._fused_cache = {**dict(list(cache.items())[-1:]), key: m}  # this copy and the last one used before it
         return m
+
+    def _eval_copy(self) -> nn.Module:
+        "The model an eval pass runs: the folded copy of the whole model; after training with a frozen prefix whose following layers have nothing to fold (a head), that prefix's folded copy (unchanged, so reused) followed by those layers themselves."
+        k, mods = getattr(self, '_n_prefix', 0), _flatten_seq(self.model)
+        if self.fuse_bn and 0 < k < len(mods) and not any(isinstance(o, (nn.Conv2d, nn.BatchNorm2d)) for r in mods[k:] for o in r.modules()):
+            return nn.Sequential(self._fused(nn.Sequential(*mods[:k])), *mods[k:])  # any split of the layers runs the model; the prefix's copy is checked against its tensors
+        return self._fused(self.model)
 
     def _forward(self, xb):
         "The model's output; a frozen prefix runs without autograd while training; eval passes use the folded copy."
@@ -653,7 +662,7 @@ class Learner:
             if getattr(self, '_prefix', None) is None: return self.model(xb)
             with torch.no_grad(): xb = self._prefix[0](xb)
             return self._prefix[1](xb)
-        if self._eval_model is None: self._eval_model = self._fused(self.model)  # built at the first batch, after the callbacks set the model up
+        if self._eval_model is None: self._eval_model = self._eval_copy()  # built at the first batch, after the callbacks set the model up
         return self._eval_model(xb)
 
 # %% ../nbs/06_learner.ipynb #165e4223

@@ -139,8 +139,8 @@ def _turned_conv(c:nn.Conv2d, same:bool) -> nn.Conv2d|None:
         if any(s > 2 for s in c.stride): return None
     elif isinstance(c.padding, str) or any(s != 1 for s in c.stride) or tuple(c.padding) != pad:
         return None  # a strided symmetric convolution drops the far edge's pixels: it does not commute with the turn
-    new = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, pad, c.dilation, c.groups, c.bias is not None)
-    new.to(device=c.weight.device, dtype=c.weight.dtype)
+    new = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, pad, c.dilation, c.groups, c.bias is not None,
+                    device='meta', dtype=c.weight.dtype).to_empty(device=c.weight.device)  # no random initialisation: the weights come next
     with torch.no_grad():
         new.weight.copy_(c.weight.flip(2, 3))
         if c.bias is not None: new.bias.copy_(c.bias)
@@ -160,11 +160,12 @@ def unpad_same(model:nn.Module, # a model (or body) with TF-padded convolutions 
     for parent, name, new in turned: setattr(parent, name, new)
     res = Rot180(m).eval()
     p = next(model.parameters())
+    g = torch.Generator(p.device).manual_seed(0)  # its own: checking leaves the caller's random numbers alone
     modes = [(o, o.training) for o in model.modules()]
     try:
         with torch.no_grad(), torch.autocast(p.device.type, enabled=False):  # in fp32, also when called under autocast
             for sz in (64, 67):
-                x = torch.randn(2, 3, sz, sz, device=p.device, dtype=p.dtype)
+                x = torch.randn(2, 3, sz, sz, generator=g, device=p.device, dtype=p.dtype)
                 a, b = model.eval()(x), res(x)
                 if not isinstance(a, torch.Tensor) or a.shape != b.shape or not torch.allclose(a, b, rtol=1e-3, atol=1e-3 * a.abs().max().item()):
                     raise RuntimeError("unpad_same: the turned copy disagrees with the model (it has a layer that does not "

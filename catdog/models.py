@@ -443,7 +443,8 @@ def fold_bn(body:nn.Module, # a body (or any model) whose BatchNorms follow thei
     for p in m.parameters(): p.requires_grad_(False)
     if check and n:
         p = next(body.parameters())
-        x = torch.randn(2, 3, 64, 64, device=p.device, dtype=p.dtype)
+        g = torch.Generator(p.device).manual_seed(0)  # its own: checking leaves the caller's random numbers alone
+        x = torch.randn(2, 3, 64, 64, generator=g, device=p.device, dtype=p.dtype)
         modes = [(o, o.training) for o in body.modules()]  # restored one by one: a wrapper's mode may differ from its layers'
         try:
             with torch.no_grad(), torch.autocast(p.device.type, enabled=False): a, b = body.eval()(x), m(x)  # in fp32, also when called under autocast

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .models import same_outputs
+
 # %% auto #0
 __all__ = ['DepthwiseConv2d', 'fast_depthwise', 'plain_depthwise', 'Rot180', 'unpad_same']
 
@@ -159,17 +161,7 @@ def unpad_same(model:nn.Module, # a model (or body) with TF-padded convolutions 
     if any(new is None for *_, new in turned): return model
     for parent, name, new in turned: setattr(parent, name, new)
     res = Rot180(m).eval()
-    p = next(model.parameters())
-    g = torch.Generator(p.device).manual_seed(0)  # its own: checking leaves the caller's random numbers alone
-    modes = [(o, o.training) for o in model.modules()]
-    try:
-        with torch.no_grad(), torch.autocast(p.device.type, enabled=False):  # in fp32, also when called under autocast
-            for sz in (64, 67):
-                x = torch.randn(2, 3, sz, sz, generator=g, device=p.device, dtype=p.dtype)
-                a, b = model.eval()(x), res(x)
-                if not isinstance(a, torch.Tensor) or a.shape != b.shape or not torch.allclose(a, b, rtol=1e-3, atol=1e-3 * a.abs().max().item()):
-                    raise RuntimeError("unpad_same: the turned copy disagrees with the model (it has a layer that does not "
-                                       "commute with turning the image); use the model as it is")
-    finally:
-        for o, t in modes: o.training = t
+    if not same_outputs(model, res, sizes=(64, 67)):  # an even and an odd size
+        raise RuntimeError("unpad_same: the turned copy disagrees with the model (it has a layer that does not "
+                           "commute with turning the image); use the model as it is")
     return res

@@ -21,7 +21,7 @@ __all__ = ['models', 'lite_stats', 'model_meta', 'WeightsUnavailableError', 'loa
            'efficientnet_lite1', 'efficientnet_lite2', 'timm_model', 'AdaptiveConcatPool2d', 'Flatten',
            'WarmBatchNorm1d', 'bn_drop_lin', 'create_head', 'split_model', 'default_split', 'resnet_split',
            'effnet_split', 'effnet_body', 'TimmBody', 'default_cut', 'arch_meta', 'arch_name', 'get_arch',
-           'create_body', 'num_features_model', 'tfms_from_model', 'fold_bn']
+           'create_body', 'num_features_model', 'tfms_from_model', 'same_outputs', 'fold_bn']
 
 # %% ../nbs/04_models.ipynb #0a8971e3
 class WeightsUnavailableError(RuntimeError):
@@ -434,6 +434,25 @@ def _fold_children(m) -> int:
             prev = c
     return n
 
+def same_outputs(model:nn.Module, # the original, in any mode
+                 other:nn.Module, # an eval-mode copy that should compute the same
+                 sizes=(64,), # sides of the random 3-channel test images
+                ) -> bool:
+    "Whether `other` gives `model`'s eval-mode outputs (in fp32, within 1e-3) on random images of each size; the images come from their own generator (the caller's random numbers are left alone) and every module's mode is restored."
+    p = next(model.parameters())
+    g = torch.Generator(p.device).manual_seed(0)
+    modes = [(o, o.training) for o in model.modules()]  # restored one by one: a wrapper's mode may differ from its layers'
+    try:
+        with torch.no_grad(), torch.autocast(p.device.type, enabled=False):  # in fp32, also when called under autocast
+            for sz in sizes:
+                x = torch.randn(2, 3, sz, sz, generator=g, device=p.device, dtype=p.dtype)
+                a, b = model.eval()(x), other(x)
+                if not isinstance(a, torch.Tensor) or a.shape != b.shape or not torch.allclose(a, b, rtol=1e-3, atol=1e-3 * a.abs().max().item()):
+                    return False
+    finally:
+        for o, t in modes: o.training = t
+    return True
+
 def fold_bn(body:nn.Module, # a body (or any model) whose BatchNorms follow their convolutions
             check:bool=True, # verify on a random batch that the folded copy gives the same outputs
            ) -> nn.Module:
@@ -441,16 +460,7 @@ def fold_bn(body:nn.Module, # a body (or any model) whose BatchNorms follow thei
     m = copy.deepcopy(body).eval()
     n = _fold_children(m)
     for p in m.parameters(): p.requires_grad_(False)
-    if check and n:
-        p = next(body.parameters())
-        g = torch.Generator(p.device).manual_seed(0)  # its own: checking leaves the caller's random numbers alone
-        x = torch.randn(2, 3, 64, 64, generator=g, device=p.device, dtype=p.dtype)
-        modes = [(o, o.training) for o in body.modules()]  # restored one by one: a wrapper's mode may differ from its layers'
-        try:
-            with torch.no_grad(), torch.autocast(p.device.type, enabled=False): a, b = body.eval()(x), m(x)  # in fp32, also when called under autocast
-        finally:
-            for o, t in modes: o.training = t
-        if not torch.allclose(a, b, rtol=1e-3, atol=1e-3 * a.abs().max().item()):
-            raise RuntimeError("fold_bn: the folded model disagrees with the original (a BatchNorm is not applied "
-                               "right after the convolution registered before it); use the model unfolded")
+    if check and n and not same_outputs(body, m):
+        raise RuntimeError("fold_bn: the folded model disagrees with the original (a BatchNorm is not applied "
+                           "right after the convolution registered before it); use the model unfolded")
     return m

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .core import num_cpus
 
@@ -74,7 +74,9 @@ def _naming_file(fn):
     try: yield
     except _LOAD_ERRORS as e:
         if isinstance(e, FileNotFoundError): raise
-        raise ImageLoadError(f"Cannot load image file {fn}: {e}. Run `verify_images` on its folder to "
+        # Pillow's own words for a file it cannot identify name what it was opened from (a BytesIO in `load_image`)
+        why = 'not in any image format Pillow reads' if isinstance(e, UnidentifiedImageError) else e
+        raise ImageLoadError(f"Cannot load image file {fn}: {why}. Run `verify_images` on its folder to "
                              f"find (and with delete=True remove) the broken images, or pass skip_bad=True.") from e
 
 def _decode(im:Image.Image, sz:int|None) -> Image.Image:

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import torch
 from PIL import Image
+from fastcore.basics import patch
 from torchvision.transforms import v2
 
 from .images import load_image, to_rgb
@@ -274,3 +275,28 @@ def get_transforms(do_flip:bool=True, # random left-right flips
     if max_zoom and max_zoom > 1: res.append(RandomZoom(max_zoom, p=p_affine))
     if max_lighting: res.append(RandomLighting(max_lighting, max_lighting, p=p_lighting))
     return res, []
+
+# %% ../nbs/02_transforms.ipynb #58c6e9e7
+# catdog's augmentations that a spec can name, with the attributes that rebuild each
+_AUG_ARGS = {RandomRotate: ('deg', 'p', 'mode'), RandomFlip: ('p',), RandomWarp: ('magnitude', 'p', 'mode'),
+             RandomLighting: ('b', 'c', 'p'), RandomDihedral: ()}
+_AUG_BY_NAME = {k.__name__: k for k in _AUG_ARGS}
+
+@patch
+def spec(self:ImageTransforms) -> dict|None:
+    "The pipeline as plain data (no objects), for `from_spec`; None when an augmentation is not one of catdog's."
+    if any(type(t) not in _AUG_ARGS for t in self.aug_tfms): return None
+    augs = [[type(t).__name__, {a: getattr(t, a) for a in _AUG_ARGS[type(t)]}] for t in self.aug_tfms]
+    return dict(sz=self.sz, train=self.train, max_zoom=self.max_zoom, p_zoom=self.p_zoom,
+                crop_type=self.crop_type.name, aug_tfms=augs)
+
+@patch(cls_method=True)
+def from_spec(cls:ImageTransforms, spec:dict, # from `ImageTransforms.spec`
+              norm:Normalize|None=None, # the batch normalisation the data should use
+             ) -> ImageTransforms:
+    "The pipeline `spec` describes."
+    unknown = [n for n, _ in spec['aug_tfms'] if n not in _AUG_BY_NAME]
+    if unknown: raise ValueError(f"unknown augmentation {unknown[0]!r} in a transforms spec (catdog's: {', '.join(_AUG_BY_NAME)})")
+    augs = [_AUG_BY_NAME[n](**kw) for n, kw in spec['aug_tfms']]
+    return cls(spec['sz'], augs, max_zoom=spec['max_zoom'], train=spec['train'], crop_type=CropType[spec['crop_type']],
+               norm=norm, p_zoom=spec['p_zoom'])

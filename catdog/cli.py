@@ -151,6 +151,8 @@ def _eval_data(learn, path:Path, bs:int, num_workers, skip_bad:bool):
     norm = learn.data.norm
     trn_tfms, val_tfms = tfms_from_stats(norm.stats if norm is not None else None, learn.data.sz,
                                          aug_tfms=transforms_side_on, max_zoom=1.1)
+    own = learn.data.trn_tfms  # the augmentation the model was trained with, where its export says (for --tta)
+    if own.aug_tfms or own.max_zoom > 1: trn_tfms = own
     return ImageData(path, ImageDataset([], [], classes, trn_tfms, norm), ImageDataset(fnames, y, classes, val_tfms, norm),
                      bs=bs, num_workers=num_workers, device=learn.device)
 

@@ -748,6 +748,15 @@ def lr_find(self:Learner, start_lr=1e-7, # first learning rate (float, slice or 
     return self.recorder.suggestion()
 
 # %% ../nbs/06_learner.ipynb #48d907bf
+def _n_items(dl) -> int|None:
+    "How many items `dl`'s dataset holds (None where it does not say)."
+    try: return len(dl.dataset)
+    except (AttributeError, TypeError): return None
+
+# the usual way to an empty set: an inference learner's data (`load_learner`, `single_from_classes`)
+_EMPTY_HINT = (" (a learner from load_learner has no images of its own: load_learner(path, test=folder) gives it a "
+               "test set, ds_type='test')")
+
 @patch
 def _dl_for(self:Learner, ds_type):
     "The data's loader for a `DatasetType` (or its name)."
@@ -765,8 +774,11 @@ def get_preds(self:Learner, ds_type:DatasetType=DatasetType.Valid, # which set (
               dl=None, # predict on this loader instead
              ):
     "Softmax probabilities and targets (and per-item losses) as CPU tensors, in the loader's order."
+    if dl is None: dl, what = self._dl_for(ds_type), f"the {getattr(ds_type, 'name', ds_type).lower()} set"
+    else: what = "the loader"
+    if _n_items(dl) == 0: raise ValueError(f"get_preds: {what} holds no items, nothing to predict{_EMPTY_HINT}")
     gather = _GatherPreds(with_loss)
-    with self.added_cbs(gather): self._validate(dl if dl is not None else self._dl_for(ds_type))
+    with self.added_cbs(gather): self._validate(dl)
     res = [torch.cat(gather.preds), torch.cat(gather.targs)]
     if with_loss: res.append(torch.cat(gather.losses))
     return tuple(res)

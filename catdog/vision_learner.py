@@ -15,10 +15,11 @@ from fastprogress.fastprogress import progress_bar
 from fastcore.basics import patch
 
 from .core import defaults, atomic_save, writable_dir
-from .data import DatasetType, ImageDataBunch
-from .images import load_image
+from .data import DatasetType, ImageDataBunch, ImageDataset
+from .images import load_image, get_image_files
+from .transforms import ImageTransforms
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
-from .learner import Learner, SGD, accuracy, MixedPrecision, ChannelsLast
+from .learner import Learner, SGD, accuracy, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT
 
 # %% auto #0
 __all__ = ['VisionLearner', 'create_cnn', 'load_learner', 'TensorLoader', 'ActivationData', 'compute_activations', 'ConvLearner']
@@ -139,6 +140,7 @@ def _tta_probs(learn, ds_type=DatasetType.Valid, n_aug:int=4) -> tuple:
     data = learn.data
     plain_dl = data.dl(ds_type)
     if plain_dl is None: raise ValueError(f"TTA: the data has no {ds_type.name} set")
+    if _n_items(plain_dl) == 0: raise ValueError(f"TTA: the {ds_type.name.lower()} set holds no images{_EMPTY_HINT}")
     if not n_aug:
         probs, y = learn.get_preds(dl=plain_dl)
         return probs, probs[None], y
@@ -168,15 +170,43 @@ def export(self:VisionLearner, fname='export.pth', # file name (relative: under 
     if self.arch is None: raise ValueError("export needs the learner's arch (create it with create_cnn)")
     fname = Path(fname)
     if not fname.is_absolute(): fname = self.path/fname
-    norm = self.data.norm
+    norm, trn = self.data.norm, getattr(self.data, 'trn_tfms', None)
     state = dict(format=_EXPORT_FORMAT, version=1, arch=arch_name(self.arch), classes=list(self.data.classes),
                  sz=int(self.data.sz), stats=[list(s) for s in norm.stats] if norm is not None else None,
+                 trn_tfms=trn.spec() if trn is not None else None,  # for TTA after load_learner (None: not catdog's augmentations)
                  cfg={k: v for k, v in self.cfg.items()},
                  model={k: v.detach().cpu() for k, v in self.model.state_dict().items()})
     return atomic_save(state, fname)
 
 # %% ../nbs/07_vision_learner.ipynb #d8372b35
-def load_learner(fname, # a file written by `learn.export`
+def _test_files(test) -> list[Path]:
+    "The image files of `test`: a folder's (recursively), or a list of files that must exist."
+    if isinstance(test, (str, os.PathLike)):
+        fs = get_image_files(test)  # a missing folder: FileNotFoundError naming it
+        if not fs: raise ValueError(f"test: no image files in the folder {test}")
+        return fs
+    fs = [Path(f) for f in test]
+    for f in fs:
+        if not f.is_file(): raise FileNotFoundError(f"test: no image file {f}")
+    if not fs: raise ValueError("test: an empty list of images")
+    return fs
+
+def _inference_data(path:Path, state:dict, test=None) -> ImageDataBunch:
+    "Data for an exported model: its classes and transforms (training ones too, for TTA), and `test` as its test set."
+    empty = ImageDataBunch.single_from_classes(path, state['classes'], size=state['sz'])
+    spec = state.get('trn_tfms')  # absent in older exports, None for augmentations of another library: no augmentation
+    trn = empty.train_ds.new(tfms=ImageTransforms.from_spec(spec)) if spec is not None else empty.train_ds
+    fs = _test_files(test) if test is not None else None
+    tst = ImageDataset(fs, np.zeros(len(fs), np.int64), empty.classes, empty.val_tfms) if fs is not None else None
+    # no images: nothing for loader workers to do; a test set: the usual batches and workers
+    data = ImageDataBunch(path, trn, empty.valid_ds, tst, **({} if fs is not None else dict(bs=1, num_workers=0)))
+    if state['stats'] is not None: data.normalize(tuple(tuple(s) for s in state['stats']))
+    return data
+
+def load_learner(path, # a file written by `learn.export`, or (as fastai v1) the folder it was written to
+                 fname=None, # the file's name in the folder `path`; None: `path` itself where it is a file, else `export.pth`
+                 *,
+                 test=None, # images to predict on, as the data's test set: a folder (searched recursively) or a list of files
                  custom_head:nn.Module|None=None, # the head, where the model was exported with a custom one
                  cut=None, # the cut function, where the model was exported with a callable cut
                  split_on=None, # the split function, where the model was exported with a callable split_on
@@ -184,8 +214,12 @@ def load_learner(fname, # a file written by `learn.export`
                  **kwargs, # passed to the learner
                 ) -> VisionLearner:
     "An inference learner from an exported file (no training data needed)."
-    fname = Path(fname)
-    if not fname.is_file(): raise FileNotFoundError(f"no exported model at {fname}")
+    path = Path(path)
+    fname = path/fname if fname is not None else path/'export.pth' if path.is_dir() else path
+    if not fname.is_file():
+        near = sorted(p.name for p in fname.parent.glob('*.pth')) if fname.parent.is_dir() else []
+        raise FileNotFoundError(f"no exported model at {fname}" + (f" (.pth files there: {', '.join(near[:5])}"
+                                f"{', ...' if len(near) > 5 else ''})" if near else ""))
     try: state = torch.load(fname, map_location='cpu', weights_only=True)
     except Exception as e:
         raise ValueError(f"cannot read {fname}: not a catdog export, or corrupt/truncated ({type(e).__name__}: {e})") from e
@@ -198,8 +232,7 @@ def load_learner(fname, # a file written by `learn.export`
         raise ValueError(f"{fname} was exported with a callable cut: pass the same function, load_learner(fname, cut=...)")
     if cfg.get('custom_split') and split_on is None:
         raise ValueError(f"{fname} was exported with a callable split_on: pass the same function, load_learner(fname, split_on=...)")
-    data = ImageDataBunch.single_from_classes(fname.parent, state['classes'], size=state['sz'])
-    if state['stats'] is not None: data.normalize(tuple(tuple(s) for s in state['stats']))
+    data = _inference_data(fname.parent, state, test)
     learn = create_cnn(data, get_arch(state['arch']), pretrained=False, cut=cut if cut is not None else cfg.get('cut'),
                        split_on=split_on, lin_ftrs=cfg.get('lin_ftrs'), ps=cfg.get('ps', 0.5), custom_head=custom_head,
                        concat_pool=cfg.get('concat_pool', True), bn_final=cfg.get('bn_final', False), device=device,

@@ -180,8 +180,9 @@ def export(self:VisionLearner, fname='export.pth', # file name (relative: under 
 
 # %% ../nbs/07_vision_learner.ipynb #d8372b35
 def _test_files(test) -> list[Path]:
-    "The image files of `test`: a folder's (recursively), or a list of files that must exist."
+    "The image files of `test`: a folder's (recursively), one file, or a list of files that must exist."
     if isinstance(test, (str, os.PathLike)):
+        if Path(test).is_file(): return [Path(test)]
         fs = get_image_files(test)  # a missing folder: FileNotFoundError naming it
         if not fs: raise ValueError(f"test: no image files in the folder {test}")
         return fs
@@ -206,7 +207,7 @@ def _inference_data(path:Path, state:dict, test=None) -> ImageDataBunch:
 def load_learner(path, # a file written by `learn.export`, or (as fastai v1) the folder it was written to
                  fname=None, # the file's name in the folder `path`; None: `path` itself where it is a file, else `export.pth`
                  *,
-                 test=None, # images to predict on, as the data's test set: a folder (searched recursively) or a list of files
+                 test=None, # images to predict on, as the data's test set: a folder (searched recursively), a file, or a list of files
                  custom_head:nn.Module|None=None, # the head, where the model was exported with a custom one
                  cut=None, # the cut function, where the model was exported with a callable cut
                  split_on=None, # the split function, where the model was exported with a callable split_on

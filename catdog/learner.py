@@ -360,6 +360,11 @@ def _item_losses(loss_func, pred, yb):
 # %% ../nbs/06_learner.ipynb #43d9bdfb
 _bn_types = (nn.modules.batchnorm._BatchNorm,)
 
+def _n_items(dl) -> int|None:
+    "How many items `dl`'s dataset holds (None where it does not say)."
+    try: return len(dl.dataset)
+    except (AttributeError, TypeError): return None
+
 def _flatten_seq(m):
     "Children of (nested, hook-free) plain `nn.Sequential`s, in order."
     if type(m) is nn.Sequential and not (m._forward_hooks or m._forward_pre_hooks):
@@ -544,6 +549,7 @@ class Learner:
                  callbacks=None, # callbacks for this fit only (schedules come as callbacks)
                 ):
         "The one training loop: `epochs` epochs at `lr` unless a callback schedules it. Every `fit` variant calls it."
+        self._need_train_items('fit')
         lrs = self.lr_range(lr)
         if self.opt is None: self.create_opt(lrs, wd)
         self.set_hyper('lr', lrs); self.set_hyper('wd', self.wd if wd is None else wd)
@@ -556,6 +562,17 @@ class Learner:
             finally:
                 try: self('after_fit')
                 finally: self.fitting, self.training = False, False
+
+    def _need_train_items(self, what:str):
+        "Refuse to train (`what`: 'fit', 'lr_find') on a training set with no items, which would do nothing, silently."
+        dl = getattr(self.data, 'train_dl', None)
+        n = _n_items(dl) if dl is not None else 0
+        if n == 0:
+            raise ValueError(f"{what}: the training set holds no items, nothing to train on (a learner from load_learner "
+                             f"is for predictions; train one made by create_cnn on your data, then export it again)")
+        try: n_batches = len(dl)
+        except TypeError: return  # a loader that does not say
+        if n_batches == 0: raise ValueError(f"{what}: the training loader gives no batches from its {n} item(s)")
 
     def reuse_heap(self):
         "`reuse_heap` (freed memory kept for the next batch) on the CPU, as `defaults.reuse_heap` says; nothing on a GPU."
@@ -734,6 +751,7 @@ def lr_find(self:Learner, start_lr=1e-7, # first learning rate (float, slice or 
             wd=None, # weight decay; None: `self.wd`
            ) -> SuggestedLRs:
     "Run the LR range test, restore the model and optimiser, and return `SuggestedLRs`."
+    self._need_train_items('lr_find')
     start, end = self.lr_range(start_lr), self.lr_range(end_lr)
     epochs = math.ceil(num_it / len(self.data.train_dl))
     state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -748,11 +766,6 @@ def lr_find(self:Learner, start_lr=1e-7, # first learning rate (float, slice or 
     return self.recorder.suggestion()
 
 # %% ../nbs/06_learner.ipynb #48d907bf
-def _n_items(dl) -> int|None:
-    "How many items `dl`'s dataset holds (None where it does not say)."
-    try: return len(dl.dataset)
-    except (AttributeError, TypeError): return None
-
 # the usual way to an empty set: an inference learner's data (`load_learner`, `single_from_classes`)
 _EMPTY_HINT = (" (a learner from load_learner has no images of its own: load_learner(path, test=folder) gives it a "
                "test set, ds_type='test')")

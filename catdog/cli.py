@@ -27,7 +27,8 @@ def error_line(e:BaseException) -> str:
         msg = m.group(1) if m else last
     msg = ' '.join(msg.split())
     if msg.startswith('Cannot load image file'):  # `ImageLoadError`, whose advice is for the Python API
-        msg = msg.split('. Run `verify_images`')[0] + '; `catdog verify FOLDER` lists the broken images (--delete removes them)'
+        msg = msg.split('. Run `verify_images`')[0] + ('; `catdog verify FOLDER` lists the broken images (--delete removes '
+                                                      'them), --skip-bad leaves them out')
     if len(msg) > 400: msg = msg[:400] + ' ...'  # the start names the culprit; a library's essay need not follow
     if not isinstance(e, _QUIET_TYPES): msg = f"{type(e).__name__}: {msg or 'unexpected error'} (--debug shows the traceback)"
     return f"catdog: error: {msg}"
@@ -123,9 +124,18 @@ def _load(model):
     from catdog.vision_learner import load_learner
     return load_learner(p.resolve())
 
+def _readable(fnames:list, sz:int, where:str) -> list:
+    "`fnames` without the images that cannot be read, with one warning on stderr naming the first (an error where none is left)."
+    from catdog.images import find_bad_images
+    bad = set(find_bad_images(fnames, sz=sz))
+    if bad: print(f"catdog: warning: skipping {len(bad)} unreadable image(s), e.g. {sorted(bad)[0]}", file=sys.stderr)
+    res = [f for f in fnames if f not in bad]
+    if not res: raise CLIError(f"none of {where} can be read")
+    return res
+
 def _eval_data(learn, path:Path, bs:int, num_workers, skip_bad:bool):
     "The images of `path/<class>/` as the validation set of an `ImageData` with the model's transforms."
-    from catdog.images import get_image_files, find_bad_images
+    from catdog.images import get_image_files
     from catdog.transforms import transforms_side_on, tfms_from_stats
     from catdog.data import ImageDataset, ImageData
     classes = list(learn.data.classes)
@@ -142,12 +152,8 @@ def _eval_data(learn, path:Path, bs:int, num_workers, skip_bad:bool):
         fnames += fs; y += [classes.index(d)]*len(fs)
     if not fnames: raise CLIError(f"no images in the class folders of {path}")
     if skip_bad:
-        bad = set(find_bad_images(fnames, sz=learn.data.sz))
-        if bad:
-            print(f"catdog: warning: skipping {len(bad)} unreadable image(s), e.g. {sorted(bad)[0]}", file=sys.stderr)
-            keep = [i for i, f in enumerate(fnames) if f not in bad]
-            fnames, y = [fnames[i] for i in keep], [y[i] for i in keep]
-            if not fnames: raise CLIError(f"none of the images in the class folders of {path} can be read")
+        keep = set(_readable(fnames, learn.data.sz, f'the images in the class folders of {path}'))
+        fnames, y = [f for f in fnames if f in keep], [c for f, c in zip(fnames, y) if f in keep]
     norm = learn.data.norm
     trn_tfms, val_tfms = tfms_from_stats(norm.stats if norm is not None else None, learn.data.sz,
                                          aug_tfms=transforms_side_on, max_zoom=1.1)
@@ -205,6 +211,7 @@ def predict_cmd(args) -> int:
         elif p.exists(): fnames.append(p)
         else: raise CLIError(f"no such image file or folder: {p}")
     learn = _load(args.model)
+    if args.skip_bad: fnames = _readable(fnames, learn.data.sz, 'the images given')
     classes, tfms, norm = list(learn.data.classes), learn.data.val_tfms, learn.data.norm
     dl = learn.data.valid_dl.new(ds=ImageDataset(fnames, np.zeros(len(fnames), np.int64), classes, tfms, norm),
                                  bs=args.bs, shuffle=False, num_workers=args.num_workers)
@@ -269,6 +276,7 @@ def get_parser() -> argparse.ArgumentParser:
     r.add_argument('model', metavar='MODEL', help="a model written by `catdog train` (or learn.export)")
     r.add_argument('images', nargs='+', metavar='IMAGE_OR_FOLDER', help="image files and/or folders of images")
     r.add_argument('--json', action='store_true', help="one JSON object per line: file, class, prob, probs")
+    r.add_argument('--skip-bad', action='store_true', help="leave out unreadable images (with a warning) instead of failing")
     r.set_defaults(func=predict_cmd)
 
     v = sub.add_parser('verify', parents=[common], help="list the images that cannot be read",

@@ -383,6 +383,9 @@ class ImageClassifierData(ImageData):
     @classmethod
     def _build(cls, path, trn, val, test_fnames, tfms, bs, num_workers, skip_bad):
         (trn_f, trn_y, classes), (val_f, val_y) = trn, val
+        if len(classes) < 2:  # the loss of one class is 0 whatever the model says: it would learn nothing, at 100% accuracy
+            raise ValueError(f"{path}: one class only ({classes[0]!r}); a classifier needs at least two "
+                             f"(a sub-folder of images per class, or two labels in the CSV)")
         trn_tfms, val_tfms = tfms
         if skip_bad:
             trn_f, trn_y, b1 = _drop_bad(trn_f, trn_y, trn_tfms.short_side)

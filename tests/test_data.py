@@ -203,6 +203,14 @@ def test_empty_class_folder(tmp_path):
     src = _layout(tmp_path); (src/'train'/'birds').mkdir()
     with pytest.raises(ValueError, match=r'train/birds'): ImageClassifierData.from_paths(src, tfms=TFMS)
 
+def test_one_class_only(tmp_path):
+    src = _layout(tmp_path); shutil.rmtree(src/'train'/'dogs'); shutil.rmtree(src/'valid'/'dogs')
+    with pytest.raises(ValueError, match="one class only \\('cats'\\)"): ImageClassifierData.from_paths(src, tfms=TFMS)
+    with pytest.raises(ValueError, match="one class only"): ImageDataBunch.from_folder(src)
+    (tmp_path/'csv').mkdir(); csv = _csv_layout(tmp_path/'csv', [f'{i},a' for i in range(6)])
+    with pytest.raises(ValueError, match="one class only \\('a'\\)"):
+        ImageClassifierData.from_csv(csv, 'imgs', csv/'labels.csv', tfms=TFMS, suffix='.jpg')
+
 def test_valid_class_not_in_train(tmp_path):
     src = _layout(tmp_path); (src/'valid'/'horses').mkdir(); Image.new('RGB', (9, 9)).save(src/'valid'/'horses'/'h.jpg')
     with pytest.raises(ValueError, match="horses.*training classes"): ImageDataBunch.from_folder(src)

@@ -129,6 +129,7 @@ class DeviceLoader:
         if bs < 1: raise ValueError(f"bs must be at least 1, got {bs}")
         self.dataset, self.bs, self.shuffle, self.drop_last = ds, bs, shuffle, drop_last
         self.num_workers = defaults.get_num_workers(num_workers)
+        if self.num_workers < 0: raise ValueError(f"num_workers must be 0 (load in this process) or more, got {self.num_workers}")
         self.device = defaults.get_device(device)
         self._dl, self._dl_workers = None, None
         self._pending, self._started = None, None  # an iteration begun by `start`; the torch loader whose workers run
@@ -214,6 +215,7 @@ class ImageData:
                  num_workers:int|None=None, # loader worker processes; None: `defaults.get_num_workers()`
                  device=None, # where batches go; None: `defaults.get_device()`
                 ):
+        if bs < 1: raise ValueError(f"bs must be at least 1, got {bs}")
         self.path, self.bs, self.num_workers, self.device = Path(path), bs, num_workers, device
         self.train_ds, self.valid_ds, self.test_ds = train_ds, valid_ds, test_ds
         self.trn_tfms, self.val_tfms = train_ds.tfms, valid_ds.tfms

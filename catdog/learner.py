@@ -497,12 +497,15 @@ class Learner:
     def lr_range(self, lr) -> np.ndarray:
         "One learning rate per layer group from a float, a `slice` (spread geometrically) or a list/array."
         n = len(self.layer_groups)
+        given = [x for x in (lr.start, lr.stop) if x is not None] if isinstance(lr, slice) else lr
+        a = np.asarray(given, dtype=float)
+        if not (np.isfinite(a).all() and (a >= 0).all()):  # a negative rate climbs the loss; NaN ruins every weight it touches
+            raise ValueError(f"learning rates must be finite and not negative, got {lr}")
         if isinstance(lr, slice):
             if lr.stop is None: raise ValueError("a learning-rate slice needs a stop")
             if n == 1: return np.array([float(lr.stop)])
             if lr.start: return np.geomspace(lr.start, lr.stop, n)
             return np.array([lr.stop / 10] * (n - 1) + [lr.stop], dtype=float)
-        a = np.asarray(lr, dtype=float)
         if a.ndim == 0: return np.full(n, float(a))
         if a.ndim != 1 or len(a) != n:
             raise ValueError(f"{a.size} learning rates given for {n} layer group{'s' if n > 1 else ''}: pass one rate per "

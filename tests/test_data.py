@@ -203,6 +203,12 @@ def test_empty_class_folder(tmp_path):
     src = _layout(tmp_path); (src/'train'/'birds').mkdir()
     with pytest.raises(ValueError, match=r'train/birds'): ImageClassifierData.from_paths(src, tfms=TFMS)
 
+def test_bad_batch_size_and_workers(tmp_path):
+    src = _layout(tmp_path)
+    for bs in (0, -3):  # 0 divided by zero while the loaders were made
+        with pytest.raises(ValueError, match=f'bs must be at least 1, got {bs}'): ImageClassifierData.from_paths(src, tfms=TFMS, bs=bs)
+    with pytest.raises(ValueError, match='num_workers must be 0'): ImageClassifierData.from_paths(src, tfms=TFMS, num_workers=-1)
+
 def test_one_class_only(tmp_path):
     src = _layout(tmp_path); shutil.rmtree(src/'train'/'dogs'); shutil.rmtree(src/'valid'/'dogs')
     with pytest.raises(ValueError, match="one class only \\('cats'\\)"): ImageClassifierData.from_paths(src, tfms=TFMS)

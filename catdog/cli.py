@@ -29,6 +29,11 @@ def error_line(e:BaseException) -> str:
     if msg.startswith('Cannot load image file'):  # `ImageLoadError`, whose advice is for the Python API
         msg = msg.split('. Run `verify_images`')[0] + ('; `catdog verify FOLDER` lists the broken images (--delete removes '
                                                       'them), --skip-bad leaves them out')
+    wue = getattr(sys.modules.get('catdog.models'), 'WeightsUnavailableError', None)
+    if wue is not None and isinstance(e, wue):  # all of it is advice, written for the Python API: in this command's words
+        msg = re.sub(r"pass pretrained='([^']*)'", r"pass --weights \1", msg)
+        msg = re.sub(r"use (the embedded backbone )?efficientnet_lite0", "use --arch efficientnet_lite0", msg)
+        return f"catdog: error: {msg.replace(', or pretrained=False for random weights', '')}"
     if len(msg) > 400: msg = msg[:400] + ' ...'  # the start names the culprit; a library's essay need not follow
     if not isinstance(e, _QUIET_TYPES): msg = f"{type(e).__name__}: {msg or 'unexpected error'} (--debug shows the traceback)"
     return f"catdog: error: {msg}"
@@ -80,6 +85,8 @@ def _distributed():
 def train_cmd(args) -> int:
     "`catdog train`: the lesson 1 recipe on `DATA`; writes the exported model to `--out`."
     path, out = _folder(args.data, 'DATA'), _out_file(args.out)
+    weights = Path(args.weights).expanduser() if args.weights else True
+    if weights is not True and not weights.is_file(): raise CLIError(f"--weights {weights}: no such file")
     from catdog.transforms import transforms_side_on
     from catdog.data import ImageClassifierData
     from catdog.models import get_arch, arch_name, tfms_from_model
@@ -92,7 +99,7 @@ def train_cmd(args) -> int:
         counts = ', '.join(f"{c} {int((data.trn_ds.y == i).sum())}/{int((data.val_y == i).sum())}" for i, c in enumerate(data.classes))
         print(f"data: {path} (train/valid images: {counts}); arch {arch_name(arch)}, sz {args.sz}, bs {args.bs}"
               + (f"; {world} processes" if world > 1 else ''))
-        learn = ConvLearner.pretrained(arch, data, precompute=True)
+        learn = ConvLearner.pretrained(arch, data, precompute=True, pretrained=weights)
         if world > 1: learn.to_distributed()
         print(f"1 epoch of the head on precomputed activations, lr {lr:g}")
         learn.fit(lr, 1)
@@ -253,6 +260,8 @@ def get_parser() -> argparse.ArgumentParser:
                                    "[LR/100, LR/10, LR]; print the validation accuracy; export the model to OUT.")
     t.add_argument('data', metavar='DATA', help="folder with train/ and valid/, one sub-folder of images per class in each")
     t.add_argument('--arch', default='efficientnet_lite0', help="architecture: a catdog arch or a timm model name (default efficientnet_lite0)")
+    t.add_argument('--weights', metavar='FILE', help="pretrained weights for --arch from a file, e.g. torchvision's resnet34 .pth "
+                   "where there is no network (default: the arch's own: embedded for efficientnet_lite0, downloaded once for others)")
     t.add_argument('--sz', type=_pos_int, default=224, help="image size (default 224)")
     t.add_argument('--epochs', type=_nonneg_int, default=3, help="augmented head epochs after the precomputed one (default 3)")
     t.add_argument('--lr', type=_pos_float, default=1e-2, help="learning rate of the head (default 0.01)")

@@ -204,7 +204,7 @@ class DeviceLoader:
 
 # %% ../nbs/03_data.ipynb #f0509537
 def _dl_kwargs(ds, bs, shuffle):
-    return dict(bs=bs, shuffle=shuffle, drop_last=shuffle and len(ds) % bs == 1)
+    return dict(bs=bs, shuffle=shuffle, drop_last=shuffle and bs > 1 and len(ds) % bs == 1)  # `DeviceLoader` checks `bs`
 
 class ImageData:
     "Training, validation and (optional) test sets of images, each behind a `DeviceLoader`."
@@ -215,7 +215,6 @@ class ImageData:
                  num_workers:int|None=None, # loader worker processes; None: `defaults.get_num_workers()`
                  device=None, # where batches go; None: `defaults.get_device()`
                 ):
-        if bs < 1: raise ValueError(f"bs must be at least 1, got {bs}")
         self.path, self.bs, self.num_workers, self.device = Path(path), bs, num_workers, device
         self.train_ds, self.valid_ds, self.test_ds = train_ds, valid_ds, test_ds
         self.trn_tfms, self.val_tfms = train_ds.tfms, valid_ds.tfms

@@ -17,7 +17,7 @@ from fastcore.basics import patch
 from .core import defaults, atomic_save, writable_dir
 from .data import DatasetType, ImageDataBunch, ImageDataset
 from .images import load_image, get_image_files
-from .transforms import ImageTransforms
+from .transforms import ImageTransforms, transforms_side_on
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
 from .learner import Learner, SGD, accuracy, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT
 
@@ -195,8 +195,10 @@ def _test_files(test) -> list[Path]:
 def _inference_data(path:Path, state:dict, test=None) -> ImageDataBunch:
     "Data for an exported model: its classes and transforms (training ones too, for TTA), and `test` as its test set."
     empty = ImageDataBunch.single_from_classes(path, state['classes'], size=state['sz'])
-    spec = state.get('trn_tfms')  # absent in older exports, None for augmentations of another library: no augmentation
-    trn = empty.train_ds.new(tfms=ImageTransforms.from_spec(spec)) if spec is not None else empty.train_ds
+    spec = state.get('trn_tfms')  # absent in exports older than 2026-11-24, None for augmentations that are not catdog's:
+    # then the lesson's side-on augmentation, so that TTA has different versions to average (as `catdog eval --tta` does)
+    trn = ImageTransforms.from_spec(spec) if spec is not None else ImageTransforms(state['sz'], transforms_side_on, max_zoom=1.1, train=True)
+    trn = empty.train_ds.new(tfms=trn)
     fs = _test_files(test) if test is not None else None
     tst = ImageDataset(fs, np.zeros(len(fs), np.int64), empty.classes, empty.val_tfms) if fs is not None else None
     # no images: nothing for loader workers to do; a test set: the usual batches and workers

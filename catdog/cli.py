@@ -93,6 +93,9 @@ def train_cmd(args) -> int:
     from catdog.learner import accuracy
     from catdog.vision_learner import ConvLearner
     arch, lr = get_arch(args.arch), args.lr
+    if args.seed is not None:  # the head's first weights, the shuffling and the augmentation: a run to repeat
+        import random, torch
+        random.seed(args.seed); np.random.seed(args.seed); torch.manual_seed(args.seed)
     with _distributed() as world:
         tfms = tfms_from_model(arch, args.sz, aug_tfms=transforms_side_on, max_zoom=1.1)
         data = ImageClassifierData.from_paths(path, bs=args.bs, tfms=tfms, num_workers=args.num_workers, skip_bad=args.skip_bad)
@@ -268,6 +271,7 @@ def get_parser() -> argparse.ArgumentParser:
     t.add_argument('--unfreeze-epochs', type=_nonneg_int, default=0, help="epochs of the whole network (default 0)")
     t.add_argument('--tta', action='store_true', help="report the accuracy with test-time augmentation")
     t.add_argument('--skip-bad', action='store_true', help="leave out unreadable images (with a warning) instead of failing")
+    t.add_argument('--seed', type=_nonneg_int, help="seed the random draws (the head's first weights, shuffling, augmentation) to repeat a run")
     t.add_argument('--out', required=True, metavar='MODEL', help="file to write the exported model to")
     t.set_defaults(func=train_cmd)
 

@@ -298,6 +298,8 @@ for dl in (h.data.trn_dl, h.data.val_dl):
 procs = [p for dl in (h.data.trn_dl, h.data.val_dl) for p in dl._dl._iterator._workers]
 del h, dl
 gc.collect()
+t0 = time.monotonic()  # terminated workers take a moment to exit; torch's own shutdown would take 2 x 120 s
+while any(p.is_alive() for p in procs) and time.monotonic() - t0 < 10: time.sleep(0.05)
 print(sum(p.is_alive() for p in procs), 'alive', flush=True)
 '''
 

@@ -63,8 +63,8 @@ def test_learns_above_chance(data):
 
 def test_sgd_and_sgdr_learn(data):
     learn = mk(data, opt_func=SGD)
-    learn.fit_sgdr(np.array([0.05, 0.1, 0.2]), 2, cycle_len=1, cycle_mult=2)
-    assert len(learn.sched.values) == 3 and learn.sched.values[-1][2] > 0.8
+    learn.fit_sgdr(np.array([0.05, 0.1, 0.2]), 3, cycle_len=1, cycle_mult=2)  # 1 + 2 + 4 epochs (with 3, some seeds end below 0.8)
+    assert len(learn.sched.values) == 7 and learn.sched.values[-1][2] > 0.8
     lrs = np.array(learn.sched.lrs)
     assert np.allclose(lrs[len(data.train_dl)], [0.05, 0.1, 0.2])  # restart at the first batch of cycle 2
     assert learn.get_hyper('mom') == [0.9] * 3
@@ -74,18 +74,18 @@ def test_lr_find_restores_and_repeats(data):
     learn = mk(data)
     learn.fit(1, 1e-2)
     w0, o0 = state(learn), copy.deepcopy(learn.opt.state_dict())
-    torch.manual_seed(3); s1 = learn.lr_find(num_it=60)
+    torch.manual_seed(3); s1 = learn.lr_find(end_lr=1e3, num_it=60)
     curve1 = list(learn.recorder.losses)
     w1, o1 = state(learn), learn.opt.state_dict()
     assert all(torch.equal(w0[k], w1[k]) for k in w0)  # weights and BatchNorm running stats, bit for bit
     assert all(torch.equal(o0['state'][i][k], o1['state'][i][k]) for i in o0['state'] for k in o0['state'][i])
     assert o0['param_groups'] == o1['param_groups']
-    torch.manual_seed(3); s2 = learn.lr_find(num_it=60)
+    torch.manual_seed(3); s2 = learn.lr_find(end_lr=1e3, num_it=60)
     assert learn.recorder.losses == curve1 and s1 == s2
     assert isinstance(s1, SuggestedLRs) and 1e-7 < s1.lr_min < 10 and 1e-7 < s1.lr_steep < 10
     lrs = np.array(learn.recorder.lrs)[:, -1]
     assert np.isclose(lrs[0], 1e-7) and (np.diff(lrs) > 0).all()
-    assert len(lrs) < 60  # stopped when the loss diverged
+    assert len(lrs) < 60  # stopped when the loss diverged (up to 10, about half of the seeds never diverge)
 
 
 def test_lr_find_without_optimiser_leaves_none(data):

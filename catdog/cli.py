@@ -164,12 +164,10 @@ def _eval_data(learn, path:Path, bs:int, num_workers, skip_bad:bool):
     if skip_bad:
         keep = set(_readable(fnames, learn.data.sz, f'the images in the class folders of {path}'))
         fnames, y = [f for f in fnames if f in keep], [c for f, c in zip(fnames, y) if f in keep]
-    norm = learn.data.norm
-    trn_tfms, val_tfms = tfms_from_stats(norm.stats if norm is not None else None, learn.data.sz,
-                                         aug_tfms=transforms_side_on, max_zoom=1.1)
-    own = learn.data.trn_tfms  # the augmentation the model was trained with, where its export says (for --tta)
-    if own.aug_tfms or own.max_zoom > 1: trn_tfms = own
-    return ImageData(path, ImageDataset([], [], classes, trn_tfms, norm), ImageDataset(fnames, y, classes, val_tfms, norm),
+    norm, trn_tfms = learn.data.norm, learn.data.trn_tfms  # for --tta: the augmentation the model was trained with
+    if not (trn_tfms.aug_tfms or trn_tfms.max_zoom > 1):  # trained with none: the lesson's, as `train` uses
+        trn_tfms = tfms_from_stats(None, learn.data.sz, aug_tfms=transforms_side_on, max_zoom=1.1)[0]
+    return ImageData(path, ImageDataset([], [], classes, trn_tfms, norm), ImageDataset(fnames, y, classes, learn.data.val_tfms, norm),
                      bs=bs, num_workers=num_workers, device=learn.device)
 
 def confusion(y, preds, c:int) -> np.ndarray:

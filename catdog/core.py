@@ -11,7 +11,8 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['defaults', 'num_cpus', 'default_device', 'bf16_supported', 'Defaults', 'writable_dir', 'atomic_save', 'reuse_heap']
+__all__ = ['defaults', 'num_cpus', 'default_device', 'bf16_supported', 'Defaults', 'writable_dir', 'atomic_save', 'safe_load',
+           'reuse_heap']
 
 # %% ../nbs/00_core.ipynb #3ef9a718
 def num_cpus() -> int:
@@ -113,6 +114,15 @@ def atomic_save(obj, fname) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return fname
+
+# %% ../nbs/00_core.ipynb #533b875d
+def safe_load(fname, map_location=None):
+    "`torch.load(fname, weights_only=True)` (no pickled code runs); torch's warnings are passed on only when it reads the file."
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter('always')
+        res = torch.load(fname, map_location=map_location, weights_only=True)
+    for w in seen: warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return res
 
 # %% ../nbs/00_core.ipynb #cd69115e
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc's `mallopt` parameters (malloc.h)

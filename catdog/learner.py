@@ -17,7 +17,7 @@ from fastcore.basics import patch, listify, camel2snake
 from fastprogress.fastprogress import master_bar, progress_bar, format_time
 from matplotlib.figure import Figure
 
-from .core import defaults, bf16_supported, writable_dir, atomic_save, reuse_heap
+from .core import defaults, bf16_supported, writable_dir, atomic_save, reuse_heap, safe_load
 from .data import DatasetType
 from .models import fold_bn
 from .fastconv import fast_depthwise, plain_depthwise, unpad_same
@@ -833,7 +833,7 @@ def load(self:Learner, name:str, # file name, without `.pth`
     "Load model (and optimiser) state saved by `save`; returns the learner."
     f = self._model_file(name)
     if not f.exists(): raise FileNotFoundError(f"no saved model {name!r}: {f} does not exist")
-    try: state = torch.load(f, map_location=self.device, weights_only=True)
+    try: state = safe_load(f, map_location=self.device)
     except Exception as e: raise ValueError(f"cannot read {f}: not a PyTorch checkpoint, or corrupt/truncated ({type(e).__name__}: {e})") from e
     sd = state['model'] if isinstance(state, dict) and isinstance(state.get('model'), dict) else state
     if not isinstance(sd, dict): raise ValueError(f"{f} holds a {type(sd).__name__}, not a state dict")

@@ -14,7 +14,7 @@ from torch import nn
 from fastprogress.fastprogress import progress_bar
 from fastcore.basics import patch
 
-from .core import defaults, atomic_save, writable_dir
+from .core import defaults, atomic_save, writable_dir, safe_load
 from .data import DatasetType, ImageDataBunch, ImageDataset
 from .images import load_image, get_image_files
 from .transforms import ImageTransforms, transforms_side_on
@@ -223,7 +223,7 @@ def load_learner(path, # a file written by `learn.export`, or (as fastai v1) the
         near = sorted(p.name for p in fname.parent.glob('*.pth')) if fname.parent.is_dir() else []
         raise FileNotFoundError(f"no exported model at {fname}" + (f" (.pth files there: {', '.join(near[:5])}"
                                 f"{', ...' if len(near) > 5 else ''})" if near else ""))
-    try: state = torch.load(fname, map_location='cpu', weights_only=True)
+    try: state = safe_load(fname, map_location='cpu')
     except Exception as e:
         raise ValueError(f"cannot read {fname}: not a catdog export, or corrupt/truncated ({type(e).__name__}: {e})") from e
     if not isinstance(state, dict) or state.get('format') != _EXPORT_FORMAT:
@@ -324,7 +324,7 @@ def _cached_activations(learn, n_pre:int) -> dict:
     "Activations from the disk cache under the data's `tmp/`, computed and saved when missing."
     f = writable_dir(learn.data.path, 'tmp')/f"acts_{arch_name(learn.arch)}_{learn.data.sz}_{_acts_key(learn, n_pre)}.pth"
     if f.exists():
-        try: return {k: tuple(v) for k, v in torch.load(f, weights_only=True).items()}
+        try: return {k: tuple(v) for k, v in safe_load(f).items()}
         except Exception: warnings.warn(f"ignoring the unreadable activation cache {f}; computing it again")
     acts = compute_activations(learn, n_pre)
     atomic_save(acts, f)

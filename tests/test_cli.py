@@ -186,7 +186,7 @@ def test_bad_paths(work):
 
 def test_bad_model_files(trained, work):
     model, _ = trained
-    junk = work/'junk.pth'; junk.write_bytes(os.urandom(4096))
+    junk = work/'junk.pth'; junk.write_bytes(b'\x80\x7e' + os.urandom(4094))  # starts like a pickle: torch warns before failing
     half = work/'half.pth'; half.write_bytes(model.read_bytes()[:model.stat().st_size//2])
     for m in (junk, half): assert_one_error(catdog('eval', m, work/'data'/'valid'), m)
     assert_one_error(catdog('predict', work/'models', work/'data'/'valid'), 'models')  # a folder is no model

@@ -49,7 +49,18 @@ class Normalize:
     def __call__(self, x:torch.Tensor) -> torch.Tensor:
         "Normalise a CHW item or NCHW batch of 0..255 pixels."
         m, s = self.mean.to(x.device).view(-1, 1, 1), self.std.to(x.device).view(-1, 1, 1)
+        if x.dtype == torch.uint8 and x.device.type == 'cpu' and x.ndim == 4 and x.shape[1] == len(self.mean) == 3 \
+           and x.is_contiguous(memory_format=torch.channels_last):
+            return self._table(x, m, s)
         return x.to(torch.float32, copy=True).mul_(1/(255*s)).sub_(m/s)
+
+    def _table(self, x, m, s):
+        "The same numbers for a uint8 batch in `channels_last` memory, looked up in a 256-entry table per channel (one pass over the pixels, not three)."
+        lut = torch.arange(256, dtype=torch.float32).view(256, 1, 1).mul(1/(255*s).view(1, 1, -1)).sub((m/s).view(1, 1, -1))
+        a, lut = x.permute(0, 2, 3, 1).numpy(), lut.numpy()  # NHWC views, no copies
+        out = np.empty(a.shape, np.float32)
+        for i in range(len(a)): cv2.LUT(a[i], lut, dst=out[i])
+        return torch.from_numpy(out).permute(0, 3, 1, 2)
 
     def denorm(self, x) -> np.ndarray:
         "HWC (or NHWC) float numpy in [0,1] from a normalised CHW item or NCHW batch, tensor or numpy."

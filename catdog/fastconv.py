@@ -4,7 +4,7 @@
 
 # %% ../nbs/04a_fastconv.ipynb #bf18b29b
 from __future__ import annotations
-import copy, time
+import copy, functools, time
 
 import torch
 import torch.nn.functional as F
@@ -13,7 +13,8 @@ from torch import nn
 from .models import same_outputs
 
 # %% auto #0
-__all__ = ['DepthwiseConv2d', 'fast_depthwise', 'plain_depthwise', 'Rot180', 'unpad_same']
+__all__ = ['DepthwiseConv2d', 'fast_depthwise', 'plain_depthwise', 'Rot180', 'unpad_same', 'ConvAct', 'onednn_fusion_available',
+           'fuse_conv_act']
 
 # %% ../nbs/04a_fastconv.ipynb #3dbb2907
 def _cl(t:torch.Tensor) -> bool: return t.is_contiguous(memory_format=torch.channels_last)
@@ -166,3 +167,90 @@ def unpad_same(model:nn.Module, # a model (or body) with TF-padded convolutions 
         raise RuntimeError("unpad_same: the turned copy disagrees with the model (it has a layer that does not "
                            "commute with turning the image); use the model as it is")
     return res
+
+# %% ../nbs/04a_fastconv.ipynb #76166283
+def _onednn_act(act:nn.Module|None) -> tuple[str, list]|None:
+    "oneDNN's name and arguments for `act` where the fused kernel gives exactly PyTorch's numbers (ReLU, ReLU6, Hardtanh); None for any other."
+    if act is None: return 'none', []
+    if type(act) is nn.ReLU: return 'relu', []
+    if type(act) in (nn.ReLU6, nn.Hardtanh): return 'hardtanh', [float(act.min_val), float(act.max_val)]
+    return None
+
+class ConvAct(nn.Module):
+    "An eval-only convolution followed by `act` (or nothing): one oneDNN kernel with bf16 weights for a `channels_last` input on a CPU under bf16 autocast without gradients; else `act(conv(x))`. Made by `fuse_conv_act`."
+    def __init__(self, conv:nn.Conv2d, # a plain 2-d convolution with numeric zero padding
+                 act:nn.Module|None=None, # the activation right after it: ReLU, ReLU6 or Hardtanh
+                ):
+        super().__init__()
+        self.conv, self.act, self.op = conv, act, _onednn_act(act)
+        if self.op is None: raise ValueError(f"ConvAct: cannot fuse {type(act).__name__} exactly (ReLU, ReLU6 and Hardtanh can)")
+        self._bf16 = None  # (the weight's identity and version, bf16 weight, bf16 bias), made at the first fused call
+
+    def _weights(self):
+        w, b = self.conv.weight, self.conv.bias
+        key = (w.data_ptr(), w._version, None if b is None else (b.data_ptr(), b._version))
+        if self._bf16 is None or self._bf16[0] != key:  # cast once, again only when the weights change (or move)
+            self._bf16 = (key, w.detach().to(torch.bfloat16).contiguous(memory_format=torch.channels_last),
+                          None if b is None else b.detach().to(torch.bfloat16))
+        return self._bf16[1:]
+
+    def forward(self, x):
+        c = self.conv
+        if (x.device.type != 'cpu' or x.ndim != 4 or not _cl(x) or c.weight.device.type != 'cpu' or _cpu_autocast_dtype() is not torch.bfloat16
+            or (torch.is_grad_enabled() and (x.requires_grad or c.weight.requires_grad))):
+            y = c(x)
+            return y if self.act is None else self.act(y)
+        w, b = self._weights()
+        return torch.ops.mkldnn._convolution_pointwise(x.to(torch.bfloat16), w, b, list(c.padding), list(c.stride),
+                                                       list(c.dilation), c.groups, self.op[0], self.op[1], '')
+
+    def extra_repr(self): return f'fused={self.op[0]}'
+
+# %% ../nbs/04a_fastconv.ipynb #2d097368
+@functools.cache
+def onednn_fusion_available() -> bool:
+    "Whether this PyTorch has oneDNN's fused convolution kernel, this CPU runs bf16, and the kernel gives PyTorch's numbers."
+    from catdog.core import bf16_supported
+    if not (torch.backends.mkldnn.is_available() and bf16_supported('cpu')): return False
+    try:
+        g = torch.Generator().manual_seed(0)
+        x, w = torch.randn(1, 4, 6, 6, generator=g).bfloat16(), torch.randn(4, 4, 3, 3, generator=g).bfloat16()
+        y = torch.ops.mkldnn._convolution_pointwise(x, w, None, [1, 1], [1, 1], [1, 1], 1, 'hardtanh', [0., 1.], '')
+        return torch.equal(y, F.conv2d(x, w, None, 1, 1).clamp(0, 1))
+    except Exception: return False
+
+def _plain_conv(m:nn.Module) -> bool:
+    "A convolution `ConvAct` can run as it is: an `nn.Conv2d` (or one `fast_depthwise` turned) with zero padding given as numbers; not timm's `Conv2dSame`, which pads each input first."
+    t = m._catdog_cls if type(m) is DepthwiseConv2d and not m._catdog_same else type(m)
+    return t is nn.Conv2d and m.padding_mode == 'zeros' and not isinstance(m.padding, str)
+
+def _folded_act(m:nn.Module|None) -> nn.Module|None:
+    "The activation of what `fold_bn` left of a `BatchNormAct2d` (its drop and its activation), where oneDNN can fuse it."
+    if not getattr(m, '_catdog_after_conv', False) or not isinstance(m, nn.Sequential) or len(m) == 0: return None
+    if not all(isinstance(o, (nn.Identity, nn.Dropout)) for o in list(m)[:-1]): return None  # nothing in eval mode
+    act = m[-1]
+    return act if act is not None and _onednn_act(act) is not None and type(act) is not nn.Identity else None
+
+def _fuse_children(m:nn.Module) -> int:
+    n, kids, skip = 0, list(m.named_children()), None
+    for i, (name, c) in enumerate(kids):
+        if name == skip: continue
+        if isinstance(c, nn.Conv2d) and _plain_conv(c):
+            nxt = kids[i + 1] if i + 1 < len(kids) else (None, None)
+            act = _folded_act(nxt[1])
+            if act is not None: setattr(m, nxt[0], nn.Identity()); skip = nxt[0]
+            setattr(m, name, ConvAct(c, act)); n += 1
+        else: n += _fuse_children(c)
+    return n
+
+def fuse_conv_act(model:nn.Module, # an eval-mode model on a CPU, BatchNorm folded (`fold_bn`)
+                 ) -> nn.Module:
+    "An eval-only copy of `model` whose plain convolutions are `ConvAct`s (taking the ReLU or ReLU6 that `fold_bn` left right after one); `model` itself where there is nothing to fuse or no kernel to fuse with."
+    p = next(model.parameters(), None)
+    if p is None or p.device.type != 'cpu' or p.dtype != torch.float32 or not onednn_fusion_available(): return model
+    m = copy.deepcopy(model).eval()
+    if _fuse_children(m) == 0: return model
+    for q in m.parameters(): q.requires_grad_(False)
+    if not same_outputs(model, m, sizes=(64, 67), bf16=True):
+        raise RuntimeError("fuse_conv_act: the fused copy disagrees with the model under bf16 autocast; use the model as it is")
+    return m

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from .core import defaults, bf16_supported, writable_dir, atomic_save, reuse_heap, safe_load
 from .data import DatasetType
 from .models import fold_bn
-from .fastconv import fast_depthwise, plain_depthwise, unpad_same
+from .fastconv import fast_depthwise, plain_depthwise, unpad_same, fuse_conv_act
 from .schedulers import sched_exp, one_cycle_sched, sgdr_sched, sgdr_cycle_lens
 
 # %% auto #0
@@ -401,7 +401,7 @@ class Learner:
                  layer_groups=None, # list of modules splitting `model`; default `[model]`
                  train_bn:bool=False, # keep BatchNorm layers of frozen groups training (fastai v1); False: frozen like the rest (0.7)
                  bn_eval:bool=False, # BatchNorm layers outside the last group always use their stored statistics, also unfrozen
-                 fuse_bn:bool=True, # eval-mode passes (validation, predictions, a frozen prefix) run on a copy with BatchNorm folded into the convolutions and TF padding made plain
+                 fuse_bn:bool=True, # eval-mode passes (validation, predictions, a frozen prefix) run on a copy with BatchNorm folded into the convolutions, TF padding made plain and, on a CPU, each convolution and its ReLU6 one kernel
                  precision:str|None=None, # for `MixedPrecision`; None: `defaults.precision`
                  channels_last:bool|None=None, # add `ChannelsLast`; None: `defaults.channels_last`
                  quiet:bool=False, # no progress bars or tables
@@ -650,7 +650,7 @@ class Learner:
         if 0 < k < len(mods): self._prefix, self._n_prefix = (self._fused(nn.Sequential(*mods[:k])), nn.Sequential(*mods[k:])), k
 
     def _fused(self, m:nn.Module) -> nn.Module:
-        "An eval-only copy of `m` with BatchNorm folded into its convolutions and TF padding made plain (`unpad_same`), where `fuse_bn` is on and that is safe; else `m`."
+        "An eval-only copy of `m` with BatchNorm folded into its convolutions, TF padding made plain (`unpad_same`) and, on a CPU, each convolution run with its activation as one oneDNN kernel (`fuse_conv_act`), where `fuse_bn` is on and that is safe; else `m`."
         if not self.fuse_bn or any(o._forward_hooks or o._forward_pre_hooks for o in m.modules()): return m  # hooks want the real modules
         # the copy is reused while `m` has the same layers and tensors, unchanged (an in-place change bumps `_version`);
         # not the container itself: a frozen prefix is a new `nn.Sequential` of the same layers each epoch
@@ -660,7 +660,7 @@ class Learner:
         if key in cache:  # the most recently used goes last: the last two used are kept
             self._fused_cache = {**{k: v for k, v in cache.items() if k != key}, key: cache[key]}
             return cache[key]
-        for f in ((fold_bn,) if any(isinstance(o, nn.BatchNorm2d) for o in m.modules()) else ()) + (unpad_same,):
+        for f in ((fold_bn,) if any(isinstance(o, nn.BatchNorm2d) for o in m.modules()) else ()) + (unpad_same, fuse_conv_act):
             try: m = f(m)
             except Exception as e:  # not a conv -> BatchNorm model of 3-channel images, say: the model as it is is always right
                 if not getattr(self, '_fuse_warned', False):

@@ -419,9 +419,11 @@ def _fold(conv:nn.Conv2d, bn:nn.BatchNorm2d):
     conv.bias = nn.Parameter(b * scale + shift, requires_grad=False)
 
 def _bn_replacement(bn):
-    "What is left of `bn` once folded: nothing, or timm's activation (and drop) of a `BatchNormAct2d`."
+    "What is left of `bn` once folded: nothing, or timm's activation (and drop) of a `BatchNormAct2d`, marked as what runs right after the convolution (for `fuse_conv_act`)."
     if type(bn) is nn.BatchNorm2d: return nn.Identity()
-    return nn.Sequential(getattr(bn, 'drop', nn.Identity()), getattr(bn, 'act', nn.Identity()))
+    res = nn.Sequential(getattr(bn, 'drop', nn.Identity()), getattr(bn, 'act', nn.Identity()))
+    res._catdog_after_conv = True
+    return res
 
 def _fold_children(m) -> int:
     n, prev = 0, None
@@ -437,17 +439,22 @@ def _fold_children(m) -> int:
 def same_outputs(model:nn.Module, # the original, in any mode
                  other:nn.Module, # an eval-mode copy that should compute the same
                  sizes=(64,), # sides of the random 3-channel test images
+                 bf16:bool=False, # compare under bf16 autocast (in channels_last), within 2e-2, instead of in fp32
                 ) -> bool:
-    "Whether `other` gives `model`'s eval-mode outputs (in fp32, within 1e-3) on random images of each size; the images come from their own generator (the caller's random numbers are left alone) and every module's mode is restored."
+    "Whether `other` gives `model`'s eval-mode outputs (in fp32 within 1e-3, or under bf16 autocast within 2e-2) on random images of each size; the images come from their own generator (the caller's random numbers are left alone) and every module's mode is restored."
     p = next(model.parameters())
     g = torch.Generator(p.device).manual_seed(0)
     modes = [(o, o.training) for o in model.modules()]  # restored one by one: a wrapper's mode may differ from its layers'
     try:
-        with torch.no_grad(), torch.autocast(p.device.type, enabled=False):  # in fp32, also when called under autocast
+        tol = 2e-2 if bf16 else 1e-3
+        with torch.no_grad(), torch.autocast(p.device.type, dtype=torch.bfloat16, enabled=bf16):  # else in fp32, also when called under autocast
             for sz in sizes:
                 x = torch.randn(2, 3, sz, sz, generator=g, device=p.device, dtype=p.dtype)
+                if bf16: x = x.contiguous(memory_format=torch.channels_last)
                 a, b = model.eval()(x), other(x)
-                if not isinstance(a, torch.Tensor) or a.shape != b.shape or not torch.allclose(a, b, rtol=1e-3, atol=1e-3 * a.abs().max().item()):
+                if not isinstance(a, torch.Tensor) or a.shape != b.shape: return False
+                a, b = a.float(), b.float()
+                if not torch.allclose(a, b, rtol=tol, atol=tol * a.abs().max().item()):
                     return False
     finally:
         for o, t in modes: o.training = t

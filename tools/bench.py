@@ -69,12 +69,12 @@ print(json.dumps(dict(accuracy=learn.recorder.values[-1][-1])))
 def bench_raw(bs=32, sz=224):
     """Images/second of the bare model on random tensors, inference (eval, no grad) and a training step (SGD),
     in bf16 + channels_last: as PyTorch runs it (`plain_*`), and as catdog's Learner runs it (the limits for the
-    ratios: BatchNorm folded and TF padding unpadded for inference, `fast_depthwise` for training, and freed memory
-    kept for the next batch by `reuse_heap`)."""
+    ratios: BatchNorm folded, TF padding unpadded and each convolution run with its ReLU6 as one oneDNN kernel for
+    inference, `fast_depthwise` for training, and freed memory kept for the next batch by `reuse_heap`)."""
     import torch
     from catdog.core import bf16_supported, reuse_heap
     from catdog.models import efficientnet_lite0, create_body, create_head, fold_bn
-    from catdog.fastconv import fast_depthwise, unpad_same
+    from catdog.fastconv import fast_depthwise, unpad_same, fuse_conv_act
     from torch import nn
     body = create_body(efficientnet_lite0)
     model = nn.Sequential(body, create_head(2560, 2)).to(memory_format=torch.channels_last)
@@ -99,7 +99,7 @@ def bench_raw(bs=32, sz=224):
         if isinstance(m, nn.BatchNorm2d): m.eval()
     res['plain_train_step_img_s'] = rate(train, 3)
     with reuse_heap():
-        fast = unpad_same(fold_bn(model.eval()))
+        fast = fuse_conv_act(unpad_same(fold_bn(model.eval())))
         res['inference_img_s'] = rate(lambda: infer(fast), 6)
         model.train()
         for m in body.modules():

@@ -2,7 +2,8 @@
 
 Sections (all by default; pick with --only):
 - raw:        the model's own throughput at 224x224, batch 32 (random tensors), as PyTorch runs it and as catdog
-              runs it (fold_bn + unpad_same, fast_depthwise, reuse_heap): the latter is the limit for the rest
+              runs it (fold_bn + unpad_same + fuse_conv_act, fast_depthwise, reuse_heap): the latter is the limit
+              for the rest, measured again right before and after each epoch section (the machine's speed drifts)
 - loader:     images/second from file to normalised batch vs PIL decode+resize x cores (tools/bench_data.py)
 - quickstart: the seed's three lines (from_paths, ConvLearner.pretrained(precompute=False), fit(0.01, 1))
               as one fresh process on a fresh copy of the sample: wall seconds, accuracy, peak memory
@@ -66,23 +67,28 @@ learn.fit(0.01, 1)
 print(json.dumps(dict(accuracy=learn.recorder.values[-1][-1])))
 """
 
-def bench_raw(bs=32, sz=224):
-    """Images/second of the bare model on random tensors, inference (eval, no grad) and a training step (SGD),
-    in bf16 + channels_last: as PyTorch runs it (`plain_*`), and as catdog's Learner runs it (the limits for the
-    ratios: BatchNorm folded, TF padding unpadded and each convolution run with its ReLU6 as one oneDNN kernel for
-    inference, `fast_depthwise` for training, and freed memory kept for the next batch by `reuse_heap`)."""
+def raw_meter(bs=32, sz=224):
+    """A function that measures, each time it is called, the images/second of the bare model on random tensors,
+    inference (eval, no grad) and a training step (SGD), in bf16 + channels_last: as PyTorch runs it (`plain_*`),
+    and as catdog's Learner runs it (the limits for the ratios: BatchNorm folded, TF padding unpadded and each
+    convolution run with its ReLU6 as one oneDNN kernel for inference, `fast_depthwise` for training, and freed
+    memory kept for the next batch by `reuse_heap`). The machine's speed drifts by up to a third within minutes,
+    so `bench_epochs` measures the limits again next to each section it times."""
     import torch
     from catdog.core import bf16_supported, reuse_heap
     from catdog.models import efficientnet_lite0, create_body, create_head, fold_bn
-    from catdog.fastconv import fast_depthwise, unpad_same, fuse_conv_act
+    from catdog.fastconv import fast_depthwise, plain_depthwise, unpad_same, fuse_conv_act
     from torch import nn
     body = create_body(efficientnet_lite0)
     model = nn.Sequential(body, create_head(2560, 2)).to(memory_format=torch.channels_last)
-    for m in body.modules():
-        if isinstance(m, nn.BatchNorm2d): m.eval()  # Lite0's bn_eval, as the Learner trains it
     x = torch.randn(bs, 3, sz, sz).contiguous(memory_format=torch.channels_last); y = torch.randint(0, 2, (bs,))
     ac = lambda: torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16_supported('cpu'))
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    fast = fuse_conv_act(unpad_same(fold_bn(model.eval())))
+    def train_mode():
+        model.train()
+        for m in body.modules():
+            if isinstance(m, nn.BatchNorm2d): m.eval()  # Lite0's bn_eval, as the Learner trains it
     def infer(m):
         with torch.no_grad(), ac(): m(x)
     def train():
@@ -92,37 +98,37 @@ def bench_raw(bs=32, sz=224):
         f(); t = time.time()
         for _ in range(n): f()
         return round(n*bs/(time.time() - t), 1)
-    res = {}
-    model.eval(); res['plain_inference_img_s'] = rate(lambda: infer(model), 6)
-    model.train()
-    for m in body.modules():
-        if isinstance(m, nn.BatchNorm2d): m.eval()
-    res['plain_train_step_img_s'] = rate(train, 3)
-    with reuse_heap():
-        fast = fuse_conv_act(unpad_same(fold_bn(model.eval())))
-        res['inference_img_s'] = rate(lambda: infer(fast), 6)
-        model.train()
-        for m in body.modules():
-            if isinstance(m, nn.BatchNorm2d): m.eval()
-        fast_depthwise(model); train()  # the first backward of each shape picks its kernels
-        for _ in range(3): train()  # the heap settles in a few steps
-        res['train_step_img_s'] = rate(train, 3)
-    return res
+    def measure() -> dict:
+        res = {}
+        model.eval(); res['plain_inference_img_s'] = rate(lambda: infer(model), 6)
+        train_mode(); res['plain_train_step_img_s'] = rate(train, 3)
+        with reuse_heap():
+            res['inference_img_s'] = rate(lambda: infer(fast), 6)
+            train_mode(); fast_depthwise(model); train()  # the first backward of each shape picks its kernels
+            for _ in range(3): train()  # the heap settles in a few steps
+            res['train_step_img_s'] = rate(train, 3)
+            plain_depthwise(model)
+        return res
+    return measure
 
-def bench_epochs(path, raw):
-    """Frozen epoch, unfrozen epoch and TTA on the sample, against the raw throughput: `ratio` to the model as catdog
-    runs it (the limit), `plain_ratio` to the model as PyTorch runs it."""
+def bench_epochs(path, measure):
+    """Frozen epoch, unfrozen epoch and TTA on the sample, against the raw throughput measured right before and
+    right after each (their mean): `ratio` to the model as catdog runs it (the limit), `plain_ratio` to the model
+    as PyTorch runs it."""
     from catdog.all import ImageClassifierData, ConvLearner, tfms_from_model, efficientnet_lite0, transforms_side_on
     data = ImageClassifierData.from_paths(path, tfms=tfms_from_model(efficientnet_lite0, 224, aug_tfms=transforms_side_on, max_zoom=1.1))
     n_trn, n_val = len(data.trn_ds), len(data.val_ds)
     learn = ConvLearner.pretrained(efficientnet_lite0, data, quiet=True)
     res = dict(n_trn=n_trn, n_val=n_val)
+    limits = [measure()]
     def timed(name, f, ideal_s):
         t = time.time(); f(); dt = time.time() - t
+        limits.append(measure())
+        raw = {k: round((limits[-2][k] + limits[-1][k])/2, 1) for k in limits[-1]}
         ideal, plain = ideal_s(raw['inference_img_s'], raw['train_step_img_s']), ideal_s(raw['plain_inference_img_s'], raw['plain_train_step_img_s'])
         res[name] = dict(seconds=round(dt, 1), ideal_seconds=round(ideal, 1), ratio=round(ideal/dt, 3),
-                         plain_ideal_seconds=round(plain, 1), plain_ratio=round(plain/dt, 3))
-        print(f'  {name}: {dt:.1f}s; at raw throughput {ideal:.1f}s (as PyTorch runs it: {plain:.1f}s); ratio {ideal/dt:.2f} ({plain/dt:.2f})', flush=True)
+                         plain_ideal_seconds=round(plain, 1), plain_ratio=round(plain/dt, 3), raw=raw)
+        print(f'  {name}: {dt:.1f}s; at raw throughput {ideal:.1f}s (as PyTorch runs it: {plain:.1f}s); ratio {ideal/dt:.2f} ({plain/dt:.2f}); raw {raw}', flush=True)
     timed('frozen_epoch', lambda: learn.fit(1e-2, 1), lambda inf, trn: (n_trn + n_val)/inf)
     timed('frozen_epoch_2', lambda: learn.fit(1e-2, 1), lambda inf, trn: (n_trn + n_val)/inf)
     learn.unfreeze()
@@ -144,7 +150,8 @@ def main():
     if prev.exists() and set(only) != set(ap.get_default('only').split(',')): res = {**json.loads(prev.read_text()), **res}
     if 'raw' in only or 'epochs' in only:
         print('raw model throughput (efficientnet_lite0, 224, bs 32) ...', flush=True)
-        res['raw'] = bench_raw(); print(' ', res['raw'], flush=True)
+        measure = raw_meter()
+        res['raw'] = measure(); print(' ', res['raw'], flush=True)
     if 'loader' in only:
         sys.path.insert(0, str(ROOT/'tools'))
         from bench_data import bench_loader
@@ -161,7 +168,7 @@ def main():
         print(' ', res['quickstart'], flush=True)
     if 'epochs' in only:
         print('epochs and TTA vs raw throughput ...', flush=True)
-        with tempfile.TemporaryDirectory() as tmp: res['epochs'] = bench_epochs(fresh_copy(tmp), res['raw'])
+        with tempfile.TemporaryDirectory() as tmp: res['epochs'] = bench_epochs(fresh_copy(tmp), measure)
     if 'lesson' in only:
         print('lesson 1 end to end (fresh process, fresh copy) ...', flush=True)
         with tempfile.TemporaryDirectory() as tmp:
@@ -194,7 +201,7 @@ def summary(res) -> str:
     if 'epochs' in res:
         for k in ('frozen_epoch', 'frozen_epoch_2', 'unfrozen_epoch', 'tta'):
             e = res['epochs'][k]
-            rows.append((f'{k} (s) vs raw throughput as catdog runs it', e['seconds'], e['ideal_seconds'], e['ratio']))
+            rows.append((f'{k} (s) vs raw throughput as catdog runs it (measured next to it)', e['seconds'], e['ideal_seconds'], e['ratio']))
             if 'plain_ratio' in e: rows.append((f'{k} (s) vs raw throughput, as PyTorch runs it', e['seconds'], e['plain_ideal_seconds'], e['plain_ratio']))
     if 'lesson' in res:
         rows += [('lesson 1 end to end (s)', res['lesson']['seconds'], LIMITS['lesson_s'], res['lesson']['time_ratio']),

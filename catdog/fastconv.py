@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .core import bf16_supported
 from .models import same_outputs
 
 # %% auto #0
@@ -210,7 +211,6 @@ class ConvAct(nn.Module):
 @functools.cache
 def onednn_fusion_available() -> bool:
     "Whether this PyTorch has oneDNN's fused convolution kernel, this CPU runs bf16, and the kernel gives PyTorch's numbers."
-    from catdog.core import bf16_supported
     if not (torch.backends.mkldnn.is_available() and bf16_supported('cpu')): return False
     try:
         g = torch.Generator().manual_seed(0)
@@ -228,8 +228,7 @@ def _folded_act(m:nn.Module|None) -> nn.Module|None:
     "The activation of what `fold_bn` left of a `BatchNormAct2d` (its drop and its activation), where oneDNN can fuse it."
     if not getattr(m, '_catdog_after_conv', False) or not isinstance(m, nn.Sequential) or len(m) == 0: return None
     if not all(isinstance(o, (nn.Identity, nn.Dropout)) for o in list(m)[:-1]): return None  # nothing in eval mode
-    act = m[-1]
-    return act if act is not None and _onednn_act(act) is not None and type(act) is not nn.Identity else None
+    return m[-1] if _onednn_act(m[-1]) is not None else None  # an Identity (no activation) is not fused: None
 
 def _fuse_children(m:nn.Module) -> int:
     n, kids, skip = 0, list(m.named_children()), None

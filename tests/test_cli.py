@@ -3,7 +3,7 @@
 One model is trained (module fixture) and then evaluated, used for predictions and fed bad input.
 Each bad input must give exactly one `catdog: error:` line on stderr, a non-zero exit and no traceback.
 """
-import json, os, shutil, socket, subprocess, sys
+import json, os, shutil, subprocess, sys
 from pathlib import Path
 
 import pytest
@@ -141,12 +141,9 @@ def test_help_and_script():
 
 def test_train_under_torchrun(work):
     "`torchrun -m catdog.cli train`: two processes train together; rank 0 alone prints and writes the model."
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
     model = work/'ddp'/'model.pth'
     env = dict(os.environ, MPLBACKEND='Agg')
-    r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_addr', '127.0.0.1',
-                        '--master_port', str(port), '-m', 'catdog.cli', 'train', work/'data', '--sz', '64', '--bs', '16',
+    r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'catdog.cli', 'train', work/'data', '--sz', '64', '--bs', '16',
                         '--epochs', '0', '--num-workers', '0', '--out', model], cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     assert '; 2 processes' in r.stdout and 'Traceback' not in r.stderr

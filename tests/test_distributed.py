@@ -1,5 +1,5 @@
 "Multi-process training: the same script under `torch.distributed.run --nproc_per_node 2` (gloo, CPU) and as one process."
-import json, os, random, shutil, socket, subprocess, sys, textwrap
+import json, os, random, shutil, subprocess, sys, textwrap
 from pathlib import Path
 
 import pytest
@@ -60,9 +60,6 @@ SCRIPT = textwrap.dedent('''
         train_dl_restored=type(learn.data.train_dl).__name__)))
 ''' % SZ)
 
-def _free_port() -> int:
-    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
-
 @pytest.fixture(scope='module')
 def runs(sample_path, tmp_path_factory):
     "Train once with 2 processes and once with 1, on the same slice of the sample; the results of each rank."
@@ -80,8 +77,7 @@ def runs(sample_path, tmp_path_factory):
         data, out = root/f'data{nproc}', root/f'out{nproc}'
         shutil.copytree(root/'data', data); out.mkdir()
         if nproc == 1: cmd = [sys.executable, str(root/'train.py')]
-        else: cmd = [sys.executable, '-m', 'torch.distributed.run', '--nnodes', '1', '--nproc_per_node', str(nproc),
-                     '--master_addr', '127.0.0.1', '--master_port', str(_free_port()), str(root/'train.py')]
+        else: cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', str(nproc), str(root/'train.py')]
         p = subprocess.run(cmd + [str(data), str(out), str(BS // nproc)], env=env, cwd=root, capture_output=True, text=True, timeout=600)
         assert p.returncode == 0, f"{nproc} process(es) failed:\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}"
         res[nproc] = dict(data=data, out=out, ranks=[json.loads((out/f'result_{r}.json').read_text()) for r in range(nproc)])

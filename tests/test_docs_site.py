@@ -7,7 +7,7 @@ page must show the `create_cnn` signature table, the lesson page a rendered plot
 here proves the same machinery for plots and signature tables whatever the notebooks of nbs/ hold today.
 Screenshots go to docs/_build/screenshots/. Only where Chromium cannot be found or installed
 (tools/install_chromium.sh) are these checks skipped."""
-import base64, io, json, os, re, runpy, shutil, subprocess, sys, tempfile, threading, time
+import base64, io, json, os, re, runpy, shutil, signal, subprocess, sys, tempfile, threading, time
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -98,7 +98,7 @@ class Browser:
             [exe, '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
              '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', f'--user-data-dir={profile}',
              '--remote-debugging-address=127.0.0.1', '--remote-debugging-port=0', '--window-size=1280,900',
-             'about:blank'], stdout=self.log, stderr=subprocess.STDOUT)
+             'about:blank'], stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)  # its own process group
         port_file, deadline = profile/'DevToolsActivePort', time.monotonic() + 60
         while not (port_file.exists() and len(port_file.read_text().split()) >= 2):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -146,14 +146,26 @@ class Browser:
         page.eval('Promise.all([...document.images].map(i => i.complete ? 0 : new Promise(r => {i.onload = i.onerror = r})))')
         return page
 
+    def signal_all(self, sig):
+        "Send `sig` to Chromium's whole process group (the browser and its renderer, GPU and utility processes)."
+        try: os.killpg(self.proc.pid, sig)
+        except ProcessLookupError: pass  # none left
+
     def close(self):
         if getattr(self, 'ws', None): self.ws.__exit__(None, None, None)
         if self.proc.poll() is None:
-            self.proc.terminate()
+            self.signal_all(signal.SIGTERM)
             try: self.proc.wait(10)
-            except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait()
+            except subprocess.TimeoutExpired: self.signal_all(signal.SIGKILL); self.proc.wait()
+        # a child can outlive the browser process for a moment and still write into the profile: end them all,
+        # then remove the profile, again while a dying child leaves a file behind ('Directory not empty')
+        self.signal_all(signal.SIGKILL)
         self.log.close()
-        self.tmp.cleanup()
+        for attempt in range(50):
+            try: self.tmp.cleanup(); break
+            except OSError:
+                if attempt == 49: raise
+                time.sleep(0.1)
 
 class Page:
     def __init__(self, b, session, target): self.b, self.s, self.target = b, session, target

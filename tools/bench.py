@@ -73,7 +73,13 @@ def raw_meter(bs=32, sz=224):
     and as catdog's Learner runs it (the limits for the ratios: BatchNorm folded, TF padding unpadded and each
     convolution run with its ReLU6 as one oneDNN kernel for inference, `fast_depthwise` for training, and freed
     memory kept for the next batch by `reuse_heap`). The machine's speed drifts by up to a third within minutes,
-    so `bench_epochs` measures the limits again next to each section it times."""
+    so `bench_epochs` measures the limits again next to each section it times.
+
+    One plain training step runs first. The plain inference figure depends on what the process did before: glibc's
+    malloc raises its thresholds for returning memory to the system as larger blocks are freed, and a training
+    step frees larger blocks than inference does; until one has run, each batch's activations come in fresh pages
+    from the system. Measured right at the start of a process, the plain model ran at 90 to 105 images/s, and at
+    160 to 175 after one training step, in a process of its own that never used catdog's `reuse_heap` as in this one."""
     import torch
     from catdog.core import bf16_supported, reuse_heap
     from catdog.models import efficientnet_lite0, create_body, create_head, fold_bn
@@ -98,6 +104,7 @@ def raw_meter(bs=32, sz=224):
         f(); t = time.time()
         for _ in range(n): f()
         return round(n*bs/(time.time() - t), 1)
+    train_mode(); train()  # the process's heap as it is after training (see above)
     def measure() -> dict:
         res = {}
         model.eval(); res['plain_inference_img_s'] = rate(lambda: infer(model), 6)

@@ -75,11 +75,10 @@ def raw_meter(bs=32, sz=224):
     memory kept for the next batch by `reuse_heap`). The machine's speed drifts by up to a third within minutes,
     so `bench_epochs` measures the limits again next to each section it times.
 
-    One plain training step runs first. The plain inference figure depends on what the process did before: glibc's
-    malloc raises its thresholds for returning memory to the system as larger blocks are freed, and a training
-    step frees larger blocks than inference does; until one has run, each batch's activations come in fresh pages
-    from the system. Measured right at the start of a process, the plain model ran at 90 to 105 images/s, and at
-    160 to 175 after one training step, in a process of its own that never used catdog's `reuse_heap` as in this one."""
+    One plain training step runs first: the plain inference figure depends on what the process did before. Right
+    at the start of a process the plain model ran at 90 to 107 images/s, and at 160 to 175 after one training
+    step, in a process of its own that never used catdog's `reuse_heap` as this one does. Why is not known
+    (raising glibc's malloc thresholds through the environment did not change the figure at the start)."""
     import torch
     from catdog.core import bf16_supported, reuse_heap
     from catdog.models import efficientnet_lite0, create_body, create_head, fold_bn

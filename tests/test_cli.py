@@ -143,8 +143,9 @@ def test_train_under_torchrun(work):
     "`torchrun -m catdog.cli train`: two processes train together; rank 0 alone prints and writes the model."
     model = work/'ddp'/'model.pth'
     env = dict(os.environ, MPLBACKEND='Agg')
-    r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', '-m', 'catdog.cli', 'train', work/'data', '--sz', '64', '--bs', '16',
-                        '--epochs', '0', '--num-workers', '0', '--out', model], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
+                        '-m', 'catdog.cli', 'train', work/'data', '--sz', '64', '--bs', '16', '--epochs', '0',
+                        '--num-workers', '0', '--out', model], cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     assert '; 2 processes' in r.stdout and 'Traceback' not in r.stderr
     assert r.stdout.count('train_loss') == 1 and r.stdout.count('"accuracy"') == 1  # one table, one result: rank 0's

@@ -103,7 +103,7 @@ def raw_meter(bs=32, sz=224):
         f(); t = time.time()
         for _ in range(n): f()
         return round(n*bs/(time.time() - t), 1)
-    train_mode(); train()  # the process's heap as it is after training (see above)
+    train_mode(); train()  # the process as it is after training (see above)
     def measure() -> dict:
         res = {}
         model.eval(); res['plain_inference_img_s'] = rate(lambda: infer(model), 6)

@@ -56,6 +56,12 @@ def _num(kind, lo, what):
 _pos_int, _nonneg_int = _num(int, 1, 'a positive integer'), _num(int, 0, 'an integer >= 0')
 _pos_float = _num(float, np.nextafter(0., 1.), 'a positive number')
 
+def _fraction(s):
+    try: v = float(s)
+    except ValueError: v = None
+    if v is None or not 0 < v < 1: raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, e.g. 0.2, got {s!r}")
+    return v
+
 # %% ../nbs/09_cli.ipynb #48e28212
 def _folder(p, what:str) -> Path:
     "`p` as a resolved path, which must be an existing folder."
@@ -96,11 +102,19 @@ def train_cmd(args) -> int:
     if args.seed is not None:  # the head's first weights, the shuffling and the augmentation: a run to repeat
         import random, torch
         random.seed(args.seed); np.random.seed(args.seed); torch.manual_seed(args.seed)
+    split = {}
+    if args.valid_pct is not None: split = dict(valid_pct=args.valid_pct, trn_name='train' if (path/'train').is_dir() else '.')
+    elif not (path/'train').is_dir():
+        names = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith('.'))
+        if names and 'valid' not in names:
+            raise CLIError(f"no train/ folder in {path} (it holds: {', '.join(names)}). If those are the classes, add "
+                           f"--valid-pct 0.2 to train on them and validate on a random 20% of each")
     with _distributed() as world:
         tfms = tfms_from_model(arch, args.sz, aug_tfms=transforms_side_on, max_zoom=1.1)
-        data = ImageClassifierData.from_paths(path, bs=args.bs, tfms=tfms, num_workers=args.num_workers, skip_bad=args.skip_bad)
+        data = ImageClassifierData.from_paths(path, bs=args.bs, tfms=tfms, num_workers=args.num_workers, skip_bad=args.skip_bad, **split)
         counts = ', '.join(f"{c} {int((data.trn_ds.y == i).sum())}/{int((data.val_y == i).sum())}" for i, c in enumerate(data.classes))
-        print(f"data: {path} (train/valid images: {counts}); arch {arch_name(arch)}, sz {args.sz}, bs {args.bs}"
+        held = f", valid: a random {args.valid_pct:.0%} of each class of {path/split['trn_name']}" if split else ''
+        print(f"data: {path} (train/valid images: {counts}{held}); arch {arch_name(arch)}, sz {args.sz}, bs {args.bs}"
               + (f"; {world} processes" if world > 1 else ''))
         learn = ConvLearner.pretrained(arch, data, precompute=True, pretrained=weights)
         if world > 1: learn.to_distributed()
@@ -259,7 +273,10 @@ def get_parser() -> argparse.ArgumentParser:
                        description="Train with the lesson 1 recipe: 1 precomputed head epoch, EPOCHS augmented head "
                                    "epochs (SGDR, cycle_len=1), then UNFREEZE_EPOCHS epochs of the whole network at "
                                    "[LR/100, LR/10, LR]; print the validation accuracy; export the model to OUT.")
-    t.add_argument('data', metavar='DATA', help="folder with train/ and valid/, one sub-folder of images per class in each")
+    t.add_argument('data', metavar='DATA', help="folder with train/ and valid/, one sub-folder of images per class in each "
+                   "(with --valid-pct: the class folders alone will do)")
+    t.add_argument('--valid-pct', type=_fraction, metavar='P', help="validate on a random fraction P (e.g. 0.2) of each class "
+                   "of DATA/train, or of DATA's own class folders where it has no train/; the same images every run")
     t.add_argument('--arch', default='efficientnet_lite0', help="architecture: a catdog arch or a timm model name (default efficientnet_lite0)")
     t.add_argument('--weights', metavar='FILE', help="pretrained weights for --arch from a file, e.g. torchvision's resnet34 .pth "
                    "where there is no network (default: the arch's own: embedded for efficientnet_lite0, downloaded once for others)")

@@ -21,8 +21,8 @@ from .transforms import (ImageTransforms, Normalize, denorm, tfms_from_stats, im
                                resize_short)
 
 # %% auto #0
-__all__ = ['DatasetType', 'ImageDataset', 'DeviceLoader', 'ImageData', 'folder_source', 'get_cv_idxs', 'csv_source',
-           'ImageClassifierData', 'ImageDataBunch']
+__all__ = ['DatasetType', 'ImageDataset', 'DeviceLoader', 'ImageData', 'folder_source', 'get_cv_idxs', 'split_by_rand_pct',
+           'csv_source', 'ImageClassifierData', 'ImageDataBunch']
 
 # %% ../nbs/03_data.ipynb #27151248
 class DatasetType(Enum):
@@ -295,12 +295,13 @@ def _need_dir(path:Path, name:str, what:str) -> Path:
     return d
 
 def folder_source(path, # dataset folder
-                  folder:str, # sub-folder with one folder of images per class
+                  folder:str, # sub-folder with one folder of images per class ('.': `path` itself)
                   classes:list|None=None, # known classes (of the training set): every class here must be one
+                  exclude=(), # names of sub-folders that are not classes
                  ) -> tuple[list[Path], np.ndarray, list[str]]:
     "`(fnames, y, classes)` of `path/folder/<class>/**/image`; errors name the folder or class at fault."
     d = _need_dir(Path(path), folder, 'image')
-    dirs = _subdirs(d)
+    dirs = [c for c in _subdirs(d) if c.name not in set(exclude)]
     if not dirs:
         n = len(get_image_files(d, recurse=False))
         raise ValueError(f"{d} has no class sub-folders" + (f" ({n} images lie directly in it; put each class in its own sub-folder)" if n else ""))
@@ -323,6 +324,17 @@ def get_cv_idxs(n:int, # number of items
     "fastai 0.7: indexes of a random `val_pct` of `range(n)` for validation."
     n_val = int(val_pct*n)
     return np.random.RandomState(seed).permutation(n)[cv_idx*n_val:(cv_idx + 1)*n_val]
+
+def split_by_rand_pct(y, # class id of each item
+                      valid_pct:float=0.2, # fraction of each class for validation
+                      seed:int=42, # random seed (same seed, same split)
+                     ) -> np.ndarray:
+    "Sorted indexes of a random `valid_pct` of each class's items (rounded; every class keeps at least one item for training)."
+    if isinstance(valid_pct, bool) or not isinstance(valid_pct, (int, float)) or not 0 < valid_pct < 1:
+        raise ValueError(f"valid_pct must be a fraction between 0 and 1 (of each class's images, held out for validation), got {valid_pct!r}")
+    y, rng = np.asarray(y).reshape(-1), np.random.RandomState(seed)
+    idx = [np.flatnonzero(y == c)[rng.permutation(int((y == c).sum()))] for c in np.unique(y)]
+    return np.sort(np.concatenate([i[:min(len(i) - 1, round(valid_pct*len(i)))] for i in idx] + [np.zeros(0, np.int64)]))
 
 def csv_source(path, # dataset folder
                folder:str, # sub-folder holding the images
@@ -368,11 +380,27 @@ def _default_tfms(tfms):
     if tfms is None or (isinstance(tfms, (tuple, list)) and all(t is None for t in tfms)): return tfms_from_stats(imagenet_stats, 224)
     return tfms
 
-def _folder_sets(path:Path, trn_name:str, val_name:str, test_name:str|None):
-    "Training `(files, labels, classes)`, validation `(files, labels)` and test files of a folder-per-class dataset."
+_OWN_DIRS = ('models', 'tmp')  # what catdog writes under a dataset: saved models; resized copies and cached activations
+
+def _folder_sets(path:Path, trn_name:str, val_name:str, test_name:str|None, valid_pct:float|None=None, seed:int=42,
+                 how:str="from_folder(path, train='.', valid_pct=0.2)"):
+    "Training `(files, labels, classes)`, validation `(files, labels)` and test files of a folder-per-class dataset; with `valid_pct`, the validation files are a random share of each training class's."
     if not path.is_dir(): raise FileNotFoundError(f"Dataset folder not found: {path}")
-    trn = folder_source(path, trn_name)
-    val = folder_source(path, val_name, trn[2])[:2]
+    names = [d.name for d in _subdirs(path)]
+    if not (path/trn_name).is_dir() and names and val_name not in names:  # class folders, it seems, and no train/valid layout
+        there = ', '.join(names)
+        raise FileNotFoundError(f"No image folder '{trn_name}' in {path} (it holds: {there}). If those are the classes, "
+                                f"`{how}` trains on them and holds out a random 20% of each for validation")
+    if valid_pct is None:
+        trn = folder_source(path, trn_name)
+        val = folder_source(path, val_name, trn[2])[:2]
+    else:  # the training folder may be the dataset folder itself: the other sets' folders and catdog's own are not classes
+        own = (*_OWN_DIRS, val_name, test_name) if (path/trn_name).resolve() == path.resolve() else ()
+        fnames, y, classes = folder_source(path, trn_name, exclude=own)
+        is_val = np.zeros(len(y), bool); is_val[split_by_rand_pct(y, valid_pct, seed)] = True
+        if not is_val.any(): raise ValueError(f"valid_pct={valid_pct} of the {len(y)} images in {path/trn_name} rounds to no validation image in any class: hold out a larger fraction")
+        trn = ([f for f, v in zip(fnames, is_val) if not v], y[~is_val], classes)
+        val = ([f for f, v in zip(fnames, is_val) if v], y[is_val])
     test = None
     if test_name:
         test = get_image_files(_need_dir(path, test_name, 'test'))
@@ -409,10 +437,13 @@ class ImageClassifierData(ImageData):
                    test_name:str|None=None, # sub-folder of unlabelled test images
                    num_workers:int|None=None, # loader worker processes; None: `defaults.get_num_workers()`
                    skip_bad:bool=False, # leave out unreadable images (checked now, one warning) instead of failing when loading
+                   valid_pct:float|None=None, # validate on this random fraction of each training class (not `val_name`)
+                   seed:int=42, # random seed of the `valid_pct` split (same seed, same split)
                   ) -> ImageClassifierData:
         "Data from folders of images, one sub-folder per class (the classes are the training sub-folders)."
         path = Path(path)
-        trn, val, test = _folder_sets(path, trn_name, val_name, test_name)
+        trn, val, test = _folder_sets(path, trn_name, val_name, test_name, valid_pct, seed,
+                                      how="from_paths(path, trn_name='.', valid_pct=0.2, ...)")
         return cls._build(path, trn, val, test, _default_tfms(tfms), bs, num_workers, skip_bad)
 
     @classmethod
@@ -486,11 +517,13 @@ class ImageDataBunch(ImageData):
                     bs:int=64, # batch size
                     num_workers:int|None=None, # loader worker processes
                     skip_bad:bool=False, # leave out unreadable images, with one warning
+                    valid_pct:float|None=None, # validate on this random fraction of each training class (not `valid`)
+                    seed:int=42, # random seed of the `valid_pct` split (same seed, same split)
                    ) -> ImageDataBunch:
-        "Data from `path/train/<class>/` and `path/valid/<class>/` folders; call `.normalize(stats)` next."
+        "Data from `path/train/<class>/` and `path/valid/<class>/` folders (or a random `valid_pct` of `path/train`); call `.normalize(stats)` next."
         trn_tfms, val_tfms = _v1_tfms(ds_tfms, size)
         path = Path(path)
-        trn, val, tst = _folder_sets(path, train, valid, test)
+        trn, val, tst = _folder_sets(path, train, valid, test, valid_pct, seed)
         return ImageClassifierData._build.__func__(cls, path, trn, val, tst, (trn_tfms, val_tfms), bs, num_workers, skip_bad)
 
     @classmethod

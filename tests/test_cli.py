@@ -182,6 +182,21 @@ def test_bad_paths(work):
     assert_one_error(catdog('eval', work/'missing.pth', data/'valid'), 'missing.pth')
 
 
+def test_train_on_class_folders(work):
+    "Photos in one folder per class, no train/valid: an error that says what to add, then `--valid-pct` splits them."
+    flat = work/'flat'
+    for c in CLASSES: shutil.copytree(work/'data'/'train'/c, flat/c)
+    assert_one_error(catdog('train', flat, '--out', work/'flat.pth'), 'no train/ folder', flat, 'cats, dogs', '--valid-pct 0.2')
+    r = catdog('train', flat, '--valid-pct', 0.25, '--sz', SZ, '--epochs', 0, '--num-workers', 1, '--seed', 0,
+               '--out', work/'flat.pth', cwd=work)
+    assert r.returncode == 0, r.stderr
+    res = last_json(r.stdout)
+    assert res['n'] == 2*N_TRN//4 and res['classes'] == CLASSES, res  # a quarter of each class held out
+    assert f'cats {N_TRN*3//4}/{N_TRN//4}, dogs {N_TRN*3//4}/{N_TRN//4}' in r.stdout
+    assert res['accuracy'] > 0.75, res  # chance is 0.5
+    assert_one_error(catdog('train', flat, '--out', work/'flat.pth', '--valid-pct', '1'), '--valid-pct', "'1'")
+
+
 def test_bad_model_files(trained, work):
     model, _ = trained
     junk = work/'junk.pth'; junk.write_bytes(b'\x80\x7e' + os.urandom(4094))  # starts like a pickle: torch warns before failing

@@ -15,7 +15,7 @@ from .models import same_outputs
 
 # %% auto #0
 __all__ = ['DepthwiseConv2d', 'fast_depthwise', 'plain_depthwise', 'Rot180', 'unpad_same', 'ConvAct', 'onednn_fusion_available',
-           'fuse_conv_act']
+           'fuse_conv_act', 'FoldingConv2d', 'FoldedBatchNorm2d', 'fold_frozen_bn', 'unfold_frozen_bn']
 
 # %% ../nbs/04a_fastconv.ipynb #3dbb2907
 def _cl(t:torch.Tensor) -> bool: return t.is_contiguous(memory_format=torch.channels_last)
@@ -87,19 +87,28 @@ def _cpu_autocast_dtype():
     except (TypeError, AttributeError): on, dt = torch.is_autocast_cpu_enabled(), torch.get_autocast_cpu_dtype()  # torch < 2.4
     return dt if on else None
 
+def _conv_as(m:nn.Conv2d, cls, x, w, b):
+    "The convolution `m` as its class `cls` (`nn.Conv2d` or timm's `Conv2dSame`) computes it, with weight `w` and bias `b`."
+    from timm.layers import Conv2dSame
+    from timm.layers.conv2d_same import conv2d_same
+    if issubclass(cls, Conv2dSame): return conv2d_same(x, w, b, m.stride, m.padding, m.dilation, m.groups)
+    return nn.Conv2d._conv_forward(m, x, w, b)
+
 class DepthwiseConv2d(nn.Conv2d):
     "A depthwise convolution with a fast backward pass on a CPU; made by `fast_depthwise`, undone by `plain_depthwise`."
-    def forward(self, x):
-        if x.device.type != 'cpu' or not torch.is_grad_enabled() or not (x.requires_grad or self.weight.requires_grad):
-            return self._catdog_cls.forward(self, x)
+    def forward(self, x): return self._conv(x, self.weight, self.bias)
+
+    def _conv(self, x, w, b):
+        if x.device.type != 'cpu' or not torch.is_grad_enabled() or not (x.requires_grad or w.requires_grad):
+            return _conv_as(self, self._catdog_cls, x, w, b)
         p = self.padding[0]
         if self._catdog_same:
             from timm.layers.padding import pad_same
             x, p = pad_same(x, self.kernel_size, self.stride, self.dilation), 0
         dt = _cpu_autocast_dtype()
         if dt is not None:
-            with torch.autocast('cpu', enabled=False): return _DepthwiseConv.apply(x.to(dt), self.weight, self.bias, self.stride[0], p)
-        return _DepthwiseConv.apply(x, self.weight, self.bias, self.stride[0], p)
+            with torch.autocast('cpu', enabled=False): return _DepthwiseConv.apply(x.to(dt), w, b, self.stride[0], p)
+        return _DepthwiseConv.apply(x, w, b, self.stride[0], p)
 
 def _swappable(m:nn.Module, same_cls) -> bool:
     "A depthwise convolution with a square kernel, equal strides, no dilation, and zero padding the same on every side and narrower than the kernel."
@@ -253,3 +262,91 @@ def fuse_conv_act(model:nn.Module, # an eval-mode model on a CPU, BatchNorm fold
     if not same_outputs(model, m, sizes=(64, 67), bf16=True):
         raise RuntimeError("fuse_conv_act: the fused copy disagrees with the model under bf16 autocast; use the model as it is")
     return m
+
+# %% ../nbs/04a_fastconv.ipynb #184c3d87
+_FOLD_CONVS = (nn.Conv2d, DepthwiseConv2d)  # exact classes (timm's Conv2dSame is added where timm is); a subclass may change its weight first
+
+def _folds(bn:nn.Module) -> bool:
+    "Whether `bn` is folded into its convolution now: a pass that wants gradients, with `bn` using its stored statistics."
+    return torch.is_grad_enabled() and not bn.training
+
+class FoldingConv2d(nn.Conv2d):
+    "A convolution that applies the BatchNorm after it (`_catdog_bn`) itself, folded into its weight and bias, when `_folds` says so; made by `fold_frozen_bn`."
+    def forward(self, x):
+        bn, cls = self._catdog_bn, self._catdog_fold_cls
+        if not _folds(bn): return cls.forward(self, x)
+        inv = torch.rsqrt(bn.running_var + bn.eps)
+        scale = bn.weight * inv if bn.affine else inv
+        shift = (bn.bias if bn.affine else 0) - bn.running_mean * scale
+        w = self.weight * scale.reshape(-1, 1, 1, 1)
+        b = shift if self.bias is None else self.bias * scale + shift
+        return self._conv(x, w, b) if cls is DepthwiseConv2d else _conv_as(self, cls, x, w, b)
+
+    _conv = DepthwiseConv2d._conv
+
+class FoldedBatchNorm2d(nn.BatchNorm2d):
+    "A BatchNorm that its convolution applies while `_folds` says so: then only what follows the normalisation runs here (a timm `BatchNormAct2d`'s dropout and activation); made by `fold_frozen_bn`."
+    def forward(self, x):
+        if not _folds(self): return self._catdog_fold_cls.forward(self, x)
+        return self.act(self.drop(x)) if self._catdog_fold_cls is not nn.BatchNorm2d else x
+
+def _fold_types():
+    try:
+        from timm.layers import BatchNormAct2d, Conv2dSame
+        return _FOLD_CONVS + (Conv2dSame,), (nn.BatchNorm2d, BatchNormAct2d)
+    except ImportError: return _FOLD_CONVS, (nn.BatchNorm2d,)
+
+def _fold_pairs(m:nn.Module, convs, bns) -> list:
+    res, prev = [], None
+    for c in m.children():
+        if type(c) in bns and type(prev) in convs and prev.out_channels == c.num_features and c.running_var is not None:
+            res.append((prev, c)); prev = None
+        else: res += _fold_pairs(c, convs, bns); prev = c
+    return res
+
+def _same_training_outputs(model:nn.Module, folded:list) -> bool:
+    "Whether `model` gives the same outputs with its `folded` pairs folded as without (within 1% of their norm: a training BatchNorm further on, normalising 4 samples, magnifies rounding), in fp32 with gradients, on 4 random 64x64 images (its own random numbers for dropout, the same in both); its buffers (a training BatchNorm's statistics) are left as they were."
+    p = next(model.parameters())
+    saved = [(b, b.clone()) for b in model.buffers()]
+    x = torch.randn(4, 3, 64, 64, generator=torch.Generator(p.device).manual_seed(0), device=p.device, dtype=p.dtype)
+    def run():
+        with torch.random.fork_rng(devices=[]), torch.autocast(p.device.type, enabled=False):
+            torch.manual_seed(0); return model(x).detach()
+    try:
+        y = run()
+        with _unfolded(folded): y0 = run()
+        return bool((y - y0).norm() <= 1e-2 * y0.norm())
+    except Exception: return False
+    finally:
+        with torch.no_grad():
+            for b, v in saved:
+                if not torch.equal(b, v): b.copy_(v)  # only those that changed: a copy counts as a change (`_version`)
+
+class _unfolded:
+    "The `folded` pairs as their own classes for the duration."
+    def __init__(self, folded): self.folded = folded
+    def __enter__(self):
+        for c, bn in self.folded: c.__class__, bn.__class__ = c._catdog_fold_cls, bn._catdog_fold_cls
+    def __exit__(self, *a):
+        for c, bn in self.folded: c.__class__, bn.__class__ = FoldingConv2d, FoldedBatchNorm2d
+
+def fold_frozen_bn(model:nn.Module, # a model to train, in place
+                   check:bool=True, # verify on a random batch that folding changes no output (else fold nothing)
+                  ) -> int:
+    "Turn, in place, each convolution registered right before a BatchNorm of its width into a `FoldingConv2d`, and that BatchNorm into a `FoldedBatchNorm2d`; how many pairs. `unfold_frozen_bn` undoes it."
+    pairs = _fold_pairs(model, *_fold_types())
+    for c, bn in pairs:
+        c.__dict__['_catdog_bn'] = bn  # a plain attribute, not a submodule: the model's structure and state stay as they are
+        c._catdog_fold_cls, c.__class__ = type(c), FoldingConv2d
+        bn._catdog_fold_cls, bn.__class__ = type(bn), FoldedBatchNorm2d
+    if pairs and check and not _same_training_outputs(model, pairs):
+        unfold_frozen_bn(model); return 0
+    return len(pairs)
+
+def unfold_frozen_bn(model:nn.Module) -> int:
+    "Undo `fold_frozen_bn`: each `FoldingConv2d` and `FoldedBatchNorm2d` becomes the class it was; how many pairs."
+    n = 0
+    for m in model.modules():
+        if type(m) is FoldingConv2d: m.__class__ = m._catdog_fold_cls; del m._catdog_fold_cls, m.__dict__['_catdog_bn']; n += 1
+        elif type(m) is FoldedBatchNorm2d: m.__class__ = m._catdog_fold_cls; del m._catdog_fold_cls
+    return n

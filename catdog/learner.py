@@ -20,14 +20,14 @@ from matplotlib.figure import Figure
 from .core import defaults, bf16_supported, writable_dir, atomic_save, reuse_heap, safe_load
 from .data import DatasetType
 from .models import fold_bn
-from .fastconv import fast_depthwise, plain_depthwise, unpad_same, fuse_conv_act
+from .fastconv import fast_depthwise, plain_depthwise, unpad_same, fuse_conv_act, fold_frozen_bn, unfold_frozen_bn
 from .schedulers import sched_exp, one_cycle_sched, sgdr_sched, sgdr_cycle_lens
 
 # %% auto #0
 __all__ = ['SuggestedLRs', 'accuracy', 'error_rate', 'CancelFitException', 'CancelEpochException', 'CancelTrainException',
            'CancelValidException', 'CancelBatchException', 'CancelStepException', 'NonFiniteLossError', 'Callback',
            'Recorder', 'ParamScheduler', 'LRFinder', 'ProgressCallback', 'MixedPrecision', 'ChannelsLast',
-           'FastDepthwise', 'TerminateOnNaN', 'AdamW', 'SGD', 'Learner']
+           'FastDepthwise', 'FoldFrozenBN', 'TerminateOnNaN', 'AdamW', 'SGD', 'Learner']
 
 # %% ../nbs/06_learner.ipynb #792120b7
 def _as_tensor(x): return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
@@ -328,6 +328,21 @@ class FastDepthwise(Callback):
     def after_fit(self):
         if self.n: plain_depthwise(self.learn.model); self.n = 0
 
+class FoldFrozenBN(Callback):
+    "While training on a CPU with `fuse_bn`, BatchNorms that keep their statistics run folded into their convolutions (`fold_frozen_bn`, checked once a fit); the model's classes come back for validation and after."
+    order, n = -11, 0  # before `FastDepthwise`: a fit that ends in an error unfolds before the depthwise classes come back
+    def before_fit(self): self.checked = False
+    def before_train(self):
+        l = self.learn
+        if self.n or not l.fuse_bn or l.device.type != 'cpu' or self.checked is None: return
+        if not any(isinstance(m, nn.BatchNorm2d) and not m.training and any(p.requires_grad for p in m.parameters())
+                   for m in l.model.modules()): return  # no BatchNorm that keeps its statistics and trains its weights
+        self.n = fold_frozen_bn(l.model, check=not self.checked)
+        self.checked = True if self.n else None  # None: the check failed, the model trains as it is this fit
+    def after_train(self):
+        if self.n: unfold_frozen_bn(self.learn.model); self.n = 0
+    after_cancel_train = after_fit = after_train
+
 class TerminateOnNaN(Callback):
     "Raise `NonFiniteLossError` (naming epoch and batch) when a training loss is NaN or infinite, before the step."
     order = -5
@@ -421,7 +436,7 @@ class Learner:
         self.xb = self.yb = self.pred = self.loss = self.loss_grad = None
         self.layer_groups = layer_groups
         cl = defaults.channels_last if channels_last is None else channels_last
-        self.add_cbs(([ChannelsLast()] if cl else []) + [FastDepthwise(), MixedPrecision(precision), TerminateOnNaN(), Recorder(),
+        self.add_cbs(([ChannelsLast()] if cl else []) + [FastDepthwise(), FoldFrozenBN(), MixedPrecision(precision), TerminateOnNaN(), Recorder(),
                       ProgressCallback(quiet)] + listify(callbacks))
 
     @property

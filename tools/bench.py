@@ -71,7 +71,8 @@ def raw_meter(bs=32, sz=224):
     """A function that measures, each time it is called, the images/second of the bare model on random tensors,
     inference (eval, no grad) and a training step (SGD), in bf16 + channels_last: as PyTorch runs it (`plain_*`),
     and as catdog's Learner runs it (the limits for the ratios: BatchNorm folded, TF padding unpadded and each
-    convolution run with its ReLU6 as one oneDNN kernel for inference, `fast_depthwise` for training, and freed
+    convolution run with its ReLU6 as one oneDNN kernel for inference, `fast_depthwise` and the body's frozen
+    BatchNorm folded into its convolutions (`fold_frozen_bn`) for training, and freed
     memory kept for the next batch by `reuse_heap`). The machine's speed drifts by up to a third within minutes,
     so `bench_epochs` measures the limits again next to each section it times.
 
@@ -82,7 +83,7 @@ def raw_meter(bs=32, sz=224):
     import torch
     from catdog.core import bf16_supported, reuse_heap
     from catdog.models import efficientnet_lite0, create_body, create_head, fold_bn
-    from catdog.fastconv import fast_depthwise, plain_depthwise, unpad_same, fuse_conv_act
+    from catdog.fastconv import fast_depthwise, plain_depthwise, unpad_same, fuse_conv_act, fold_frozen_bn, unfold_frozen_bn
     from torch import nn
     body = create_body(efficientnet_lite0)
     model = nn.Sequential(body, create_head(2560, 2)).to(memory_format=torch.channels_last)
@@ -110,10 +111,10 @@ def raw_meter(bs=32, sz=224):
         train_mode(); res['plain_train_step_img_s'] = rate(train, 3)
         with reuse_heap():
             res['inference_img_s'] = rate(lambda: infer(fast), 6)
-            train_mode(); fast_depthwise(model); train()  # the first backward of each shape picks its kernels
+            train_mode(); fast_depthwise(model); fold_frozen_bn(model); train()  # the first backward of each shape picks its kernels
             for _ in range(3): train()  # the heap settles in a few steps
             res['train_step_img_s'] = rate(train, 3)
-            plain_depthwise(model)
+            unfold_frozen_bn(model); plain_depthwise(model)
         return res
     return measure
 

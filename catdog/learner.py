@@ -335,8 +335,10 @@ class FoldFrozenBN(Callback):
     def before_train(self):
         l = self.learn
         if self.n or not l.fuse_bn or l.device.type != 'cpu' or self.checked is None: return
+        mods = list(l.model.modules())
+        if any(o._forward_hooks or o._forward_pre_hooks for o in mods): return  # hooks want the real modules' outputs
         if not any(isinstance(m, nn.BatchNorm2d) and not m.training and any(p.requires_grad for p in m.parameters())
-                   for m in l.model.modules()): return  # no BatchNorm that keeps its statistics and trains its weights
+                   for m in mods): return  # no BatchNorm that keeps its statistics and trains its weights
         self.n = fold_frozen_bn(l.model, check=not self.checked)
         self.checked = True if self.n else None  # None: the check failed, the model trains as it is this fit
     def after_train(self):

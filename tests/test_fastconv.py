@@ -22,13 +22,13 @@ def test_unpad_same_decides_as_the_model():
     with torch.no_grad(): a, b = folded(x), turned(x)
     assert torch.allclose(a, b, rtol=1e-3, atol=1e-3 * a.abs().max().item())
 
-@needs_sample
-def test_fast_depthwise_within_bf16_noise():
-    "Gradients of Lite0 + head on real photos: the fast backward is as close to the fp32 path as PyTorch's own bf16 path."
+@pytest.fixture(scope='module')
+def lite0_grads():
+    "`(model, grads, g32, g16)`: Lite0 + head with the body's BatchNorm in eval mode (as model_meta's bn_eval has it), `grads(bf16)` of a batch of real photos, and its fp32 and PyTorch-bf16 gradients."
     torch.manual_seed(0)
     model = nn.Sequential(create_body(models.efficientnet_lite0), create_head(2560, 2, ps=0.)).to(memory_format=torch.channels_last)
     for m in model[0].modules():
-        if isinstance(m, nn.BatchNorm2d): m.eval()  # as model_meta's bn_eval has it for Lite0
+        if isinstance(m, nn.BatchNorm2d): m.eval()
     x, y = next(_valid_batches(models.efficientnet_lite0, bs=16, mixed=True))
     def grads(bf16):
         model.zero_grad()
@@ -36,7 +36,12 @@ def test_fast_depthwise_within_bf16_noise():
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16): loss = nn.functional.cross_entropy(model(x).float(), y)
         loss.backward()
         return torch.cat([p.grad.flatten().float() for p in model.parameters()])
-    g32, g16 = grads(False), grads(True)
+    return model, grads, grads(False), grads(True)
+
+@needs_sample
+def test_fast_depthwise_within_bf16_noise(lite0_grads):
+    "Gradients of Lite0 + head on real photos: the fast backward is as close to the fp32 path as PyTorch's own bf16 path."
+    model, grads, g32, g16 = lite0_grads
     assert fast_depthwise(model) == 16
     try: g_fast = grads(True)
     finally: plain_depthwise(model)
@@ -45,20 +50,9 @@ def test_fast_depthwise_within_bf16_noise():
     assert (g_fast - g16).norm() / g16.norm() < 0.05
 
 @needs_sample
-def test_fold_frozen_bn_within_bf16_noise():
+def test_fold_frozen_bn_within_bf16_noise(lite0_grads):
     "Gradients of Lite0 + head on real photos, trained as the Learner does (fast depthwise backward, frozen BatchNorm folded into the convolutions): in fp32 the fold gives fp32's gradients, under bf16 about as close to them as PyTorch's own bf16 path (within 1.5 times its distance)."
-    torch.manual_seed(0)
-    model = nn.Sequential(create_body(models.efficientnet_lite0), create_head(2560, 2, ps=0.)).to(memory_format=torch.channels_last)
-    for m in model[0].modules():
-        if isinstance(m, nn.BatchNorm2d): m.eval()
-    x, y = next(_valid_batches(models.efficientnet_lite0, bs=16, mixed=True))
-    def grads(bf16):
-        model.zero_grad()
-        torch.manual_seed(0)
-        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16): loss = nn.functional.cross_entropy(model(x).float(), y)
-        loss.backward()
-        return torch.cat([p.grad.flatten().float() for p in model.parameters()])
-    g32, g16 = grads(False), grads(True)
+    model, grads, g32, g16 = lite0_grads
     assert fold_frozen_bn(model) == 49
     try:
         g32_fold = grads(False)

@@ -81,13 +81,15 @@ def _rand(lo=0., hi=1.): return lo + (hi - lo)*torch.rand(()).item()
 
 _cv2_threads = []
 
-def _warp(x:torch.Tensor, M:np.ndarray, mode:int=cv2.BORDER_REFLECT) -> torch.Tensor:
+def _warp(x:torch.Tensor, M:np.ndarray, mode:int=cv2.BORDER_REFLECT,
+          size:tuple|None=None, # `(h, w)` of the output, whose top left pixel is the output pixel (0, 0) of `M`; None: `x`'s
+         ) -> torch.Tensor:
     "CHW tensor `x` moved by the 2x3 affine or 3x3 perspective matrix `M` (input pixel -> output pixel), bilinear; outside the picture as OpenCV's border `mode` says."
     if not _cv2_threads: _cv2_threads.append(cv2.setNumThreads(1))
     if x.dtype not in (torch.uint8, torch.float32): raise TypeError(f"warps take uint8 or float32 images, got {x.dtype}")
     if x.ndim != 3: raise ValueError(f"warps take one CHW image, got shape {tuple(x.shape)} (augment a batch's items one by one)")
     a = _to_hwc(x.detach().cpu())  # no copy for a CHW view of HWC memory
-    h, w = a.shape[:2]
+    h, w = size or a.shape[:2]
     f = cv2.warpPerspective if M.shape[0] == 3 else cv2.warpAffine
     out = f(a, M.astype(np.float64), (w, h), flags=cv2.INTER_LINEAR, borderMode=mode, borderValue=0)
     return torch.from_numpy(out.reshape(h, w, -1)).permute(2, 0, 1)
@@ -97,8 +99,11 @@ class _RandomWarp:
     def __call__(self, x:torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{type(self).__name__} takes a CHW tensor, as catdog's pipeline gives it, got {type(x).__name__}")
-        if _rand() >= self.p: return x
-        return _warp(x, self._matrix(*x.shape[-2:]), self.mode)
+        M = self._draw(*x.shape[-2:])
+        return x if M is None else _warp(x, M, self.mode)
+    def _draw(self, h, w) -> np.ndarray|None:
+        "The random matrix for an `h x w` picture, or None for no warp this time: `__call__`'s draws, in its order."
+        return None if _rand() >= self.p else self._matrix(h, w)
     def _mode_repr(self): return '' if self.mode == cv2.BORDER_REFLECT else f', mode={self.mode}'
 
 class RandomRotate(_RandomWarp):
@@ -114,6 +119,7 @@ class RandomRotate(_RandomWarp):
 class RandomFlip(v2.RandomHorizontalFlip):
     "Mirror left-right with probability `p`."
     def __init__(self, p:float=0.5): super().__init__(p=p)
+    def _draw(self, h=None, w=None) -> bool: return bool(torch.rand(1) < self.p)  # the draw torchvision's `forward` makes
 
 class RandomWarp(_RandomWarp):
     "Perspective warp with probability `p`: each corner moves inwards by up to `magnitude` of half the side (fastai v1's `symmetric_warp`)."
@@ -135,10 +141,16 @@ class RandomLighting:
                  c:float, # largest contrast change
                  p:float=1.): # probability of changing the lighting
         self.b, self.c, self.p = b, c, p
-    def __call__(self, x:torch.Tensor) -> torch.Tensor:
-        if self.p < 1 and _rand() >= self.p: return x
+    def __call__(self, x:torch.Tensor) -> torch.Tensor: return self._apply(x, self._draw())
+    def _draw(self, h=None, w=None) -> tuple|None:
+        "The random `(brightness, contrast factor)`, or None for no change this time: `__call__`'s draws, in its order."
+        if self.p < 1 and _rand() >= self.p: return None
         b, c = _rand(-self.b, self.b), _rand(-self.c, self.c)
-        c = -1/(c - 1) if c < 0 else c + 1
+        return b, (-1/(c - 1) if c < 0 else c + 1)
+    @staticmethod
+    def _apply(x:torch.Tensor, bc:tuple|None) -> torch.Tensor:
+        if bc is None: return x
+        b, c = bc
         if x.dtype != torch.uint8 or x.ndim != 3:
             xf = x.float(); mu = xf.mean()
             return ((xf - mu)*c + mu + b*255).clamp_(0, 255).round_().to(torch.uint8)
@@ -194,6 +206,33 @@ def resize_short(im:Image.Image|torch.Tensor, # PIL image, or uint8 CHW tensor
     return im if new == im.size else im.resize(new, Image.BILINEAR, reducing_gap=3. if s < 1/3 else None)
 
 # %% ../nbs/02_transforms.ipynb #7e4636be
+_CROP_FIRST = (RandomRotate, RandomWarp, RandomLighting, RandomFlip)  # the augmentations `_crop_first` knows
+
+def _drawn(t, x:torch.Tensor, d) -> torch.Tensor:
+    "`x` through augmentation `t` with its draw `d` (from `t._draw`)."
+    if d is None or d is False: return x
+    if isinstance(t, _RandomWarp): return _warp(x, d, t.mode)
+    if isinstance(t, RandomLighting): return t._apply(x, d)
+    return x.flip(-1)  # RandomFlip, as torchvision flips a tensor
+
+def _crop_first(x:torch.Tensor, tfms:list, sz:int, random:bool) -> torch.Tensor:
+    """`v2.Compose(tfms + [crop])(x)` with the work done on the `sz x sz` crop: the same draws in the same order
+    (the crop's last, as `v2.RandomCrop` makes them), the box taken back through the flips after the last warp, and
+    that warp sending its pixels straight into the box. Lighting after the crop takes the crop's mean for its contrast."""
+    h, w = x.shape[-2:]
+    draws = [t._draw(h, w) for t in tfms]  # warps and flips keep the size, so every draw sees `h x w`
+    top, left = ((int(torch.randint(0, n - sz + 1, ())) if random and n > sz else int(round((n - sz)/2.0))) for n in (h, w))
+    k = max([i for i, (t, d) in enumerate(zip(tfms, draws)) if isinstance(t, _RandomWarp) and d is not None], default=-1)
+    for t, d in zip(tfms[:max(k, 0)], draws): x = _drawn(t, x, d)  # before the last warp: on the whole picture
+    if sum(bool(d) for t, d in zip(tfms[k+1:], draws[k+1:]) if isinstance(t, RandomFlip)) % 2: left = w - left - sz
+    if k < 0: x = x[..., top:top + sz, left:left + sz]
+    else:
+        M = draws[k] if draws[k].shape[0] == 3 else np.vstack([draws[k], [0, 0, 1]])
+        M = np.array([[1, 0, -left], [0, 1, -top], [0, 0, 1]]) @ M  # output pixels counted from the box's corner
+        x = _warp(x, M if draws[k].shape[0] == 3 else M[:2], tfms[k].mode, size=(sz, sz))
+    for t, d in zip(tfms[k+1:], draws[k+1:]): x = _drawn(t, x, d)
+    return x
+
 def _chw(im) -> torch.Tensor:
     "A PIL image as a uint8 CHW tensor in HWC memory; a uint8 CHW tensor (3 channels) as it is."
     if isinstance(im, Image.Image): return torch.from_numpy(np.array(to_rgb(im))).permute(2, 0, 1)
@@ -221,6 +260,8 @@ class ImageTransforms:
         crop = (v2.RandomCrop(self.sz, pad_if_needed=True) if self.crop_type == CropType.RANDOM
                 else v2.CenterCrop(self.sz) if self.crop_type == CropType.CENTER else v2.Resize((self.sz, self.sz)))
         self.random_tfms = v2.Compose(self.aug_tfms + [crop])
+        # the same steps, done on the crop alone (`_crop_first`), where catdog knows each of them
+        self._crop_first = self.crop_type != CropType.NO and all(type(t) in _CROP_FIRST for t in self.aug_tfms)
 
     @classmethod
     def from_list(cls, tfms, # list of transforms, as from `get_transforms`; a `RandomZoom` in it sets the zoom
@@ -246,7 +287,10 @@ class ImageTransforms:
         "uint8 CHW tensor of `sz x sz` from a PIL image or a uint8 CHW tensor (of any size)."
         short = self.short_side
         if self.max_zoom > 1 and (self.p_zoom >= 1 or _rand() < self.p_zoom): short = int(torch.randint(self.sz, self.short_side + 1, ()))
-        return self.random_tfms(self.resize(im, short))
+        x = self.resize(im, short)
+        if self._crop_first and min(x.shape[-2:]) >= self.sz:
+            return _crop_first(x, self.aug_tfms, self.sz, self.crop_type == CropType.RANDOM)
+        return self.random_tfms(x)
 
     def load(self, fn) -> torch.Tensor:
         "`self(load_image(fn))`, with JPEG draft decoding for `short_side`."

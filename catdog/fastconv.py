@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .core import bf16_supported
-from .models import same_outputs
+from .models import same_outputs, _conv_bn_pairs
 
 # %% auto #0
 __all__ = ['DepthwiseConv2d', 'fast_depthwise', 'plain_depthwise', 'Rot180', 'unpad_same', 'ConvAct', 'onednn_fusion_available',
@@ -297,12 +297,8 @@ def _fold_types():
     except ImportError: return _FOLD_CONVS, (nn.BatchNorm2d,)
 
 def _fold_pairs(m:nn.Module, convs, bns) -> list:
-    res, prev = [], None
-    for c in m.children():
-        if type(c) in bns and type(prev) in convs and prev.out_channels == c.num_features and c.running_var is not None:
-            res.append((prev, c)); prev = None
-        else: res += _fold_pairs(c, convs, bns); prev = c
-    return res
+    "The `(conv, bn)` pairs `fold_frozen_bn` folds: exactly these classes (a subclass may change its weight before it convolves)."
+    return [(c, bn) for _, _, c, bn in _conv_bn_pairs(m, lambda c: type(c) in convs, lambda c: type(c) in bns)]
 
 def _same_training_outputs(model:nn.Module, folded:list) -> bool:
     "Whether `model` gives the same outputs with its `folded` pairs folded as without (within 1% of their norm: a training BatchNorm further on, normalising 4 samples, magnifies rounding), in fp32 with gradients, on 4 random 64x64 images (its own random numbers for dropout, the same in both); its buffers (a training BatchNorm's statistics) are left as they were."

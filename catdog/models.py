@@ -425,16 +425,19 @@ def _bn_replacement(bn):
     res._catdog_after_conv = True
     return res
 
+def _conv_bn_pairs(m:nn.Module, is_conv=lambda c: isinstance(c, nn.Conv2d), is_bn=lambda c: isinstance(c, nn.BatchNorm2d)) -> list:
+    "`(parent, name, conv, bn)` for each BatchNorm `bn` (stored statistics, which it uses in eval mode) registered in `parent` as `name` right after a convolution `conv` of its width: the pairs a fold can fold (`fold_bn` here, `fold_frozen_bn` in fastconv)."
+    res, prev = [], None
+    for name, c in m.named_children():
+        if is_bn(c) and is_conv(prev) and prev.out_channels == c.num_features and c.track_running_stats and c.running_var is not None:
+            res.append((m, name, prev, c)); prev = None
+        else: res += _conv_bn_pairs(c, is_conv, is_bn); prev = c
+    return res
+
 def _fold_children(m) -> int:
-    n, prev = 0, None
-    for name, c in list(m.named_children()):
-        if isinstance(c, nn.BatchNorm2d) and isinstance(prev, nn.Conv2d) and prev.out_channels == c.num_features \
-           and c.track_running_stats and c.running_var is not None:
-            _fold(prev, c); setattr(m, name, _bn_replacement(c)); n += 1; prev = None
-        else:
-            n += _fold_children(c)
-            prev = c
-    return n
+    pairs = _conv_bn_pairs(m)
+    for parent, name, conv, bn in pairs: _fold(conv, bn); setattr(parent, name, _bn_replacement(bn))
+    return len(pairs)
 
 def same_outputs(model:nn.Module, # the original, in any mode
                  other:nn.Module, # an eval-mode copy that should compute the same

@@ -284,11 +284,23 @@ class FoldingConv2d(nn.Conv2d):
 
     _conv = DepthwiseConv2d._conv
 
+class _ReLU6(torch.autograd.Function):
+    "`nn.ReLU6(inplace=True)`: its result, and its gradient taken from the result as `hardtanh_`'s is, computed out of place (faster in bf16)."
+    @staticmethod
+    def forward(ctx, x):
+        y = F.hardtanh(x, 0., 6.)
+        ctx.save_for_backward(y)  # only the result: `x` is freed, as the in-place op frees it
+        return y
+    @staticmethod
+    def backward(ctx, g): return torch.ops.aten.hardtanh_backward(g, ctx.saved_tensors[0], 0., 6.)
+
 class FoldedBatchNorm2d(nn.BatchNorm2d):
-    "A BatchNorm that its convolution applies while `_folds` says so: then only what follows the normalisation runs here (a timm `BatchNormAct2d`'s dropout and activation); made by `fold_frozen_bn`."
+    "A BatchNorm that its convolution applies while `_folds` says so: then only what follows the normalisation runs here (a timm `BatchNormAct2d`'s dropout and activation, a ReLU6 as `_ReLU6`); made by `fold_frozen_bn`."
     def forward(self, x):
         if not _folds(self): return self._catdog_fold_cls.forward(self, x)
-        return self.act(self.drop(x)) if self._catdog_fold_cls is not nn.BatchNorm2d else x
+        if self._catdog_fold_cls is nn.BatchNorm2d: return x
+        x = self.drop(x)
+        return _ReLU6.apply(x) if type(self.act) is nn.ReLU6 else self.act(x)
 
 def _fold_types():
     try:

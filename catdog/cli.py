@@ -94,7 +94,7 @@ def train_cmd(args) -> int:
     weights = Path(args.weights).expanduser() if args.weights else True
     if weights is not True and not weights.is_file(): raise CLIError(f"--weights {weights}: no such file")
     from catdog.transforms import transforms_side_on
-    from catdog.data import ImageClassifierData
+    from catdog.data import ImageClassifierData, _unsplit_classes
     from catdog.models import get_arch, arch_name, tfms_from_model
     from catdog.learner import accuracy
     from catdog.vision_learner import ConvLearner
@@ -104,11 +104,9 @@ def train_cmd(args) -> int:
         random.seed(args.seed); np.random.seed(args.seed); torch.manual_seed(args.seed)
     split = {}
     if args.valid_pct is not None: split = dict(valid_pct=args.valid_pct, trn_name='train' if (path/'train').is_dir() else '.')
-    elif not (path/'train').is_dir():
-        names = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith('.'))
-        if names and 'valid' not in names:
-            raise CLIError(f"no train/ folder in {path} (it holds: {', '.join(names)}). If those are the classes, add "
-                           f"--valid-pct 0.2 to train on them and validate on a random 20% of each")
+    elif names := _unsplit_classes(path):  # the library says the same, in Python terms
+        raise CLIError(f"no train/ folder in {path} (it holds: {', '.join(names)}). If those are the classes, add "
+                       f"--valid-pct 0.2 to train on them and validate on a random 20% of each")
     with _distributed() as world:
         tfms = tfms_from_model(arch, args.sz, aug_tfms=transforms_side_on, max_zoom=1.1)
         data = ImageClassifierData.from_paths(path, bs=args.bs, tfms=tfms, num_workers=args.num_workers, skip_bad=args.skip_bad, **split)

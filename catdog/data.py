@@ -380,16 +380,20 @@ def _default_tfms(tfms):
     if tfms is None or (isinstance(tfms, (tuple, list)) and all(t is None for t in tfms)): return tfms_from_stats(imagenet_stats, 224)
     return tfms
 
+def _unsplit_classes(path:Path, trn_name:str='train', val_name:str='valid') -> list[str]:
+    "The sub-folders of `path` where it holds folders (classes, it seems) but neither `trn_name` nor `val_name`; else []."
+    if (path/trn_name).is_dir(): return []
+    names = [d.name for d in _subdirs(path)]
+    return [] if val_name in names else names
+
 _OWN_DIRS = ('models', 'tmp')  # what catdog writes under a dataset: saved models; resized copies and cached activations
 
 def _folder_sets(path:Path, trn_name:str, val_name:str, test_name:str|None, valid_pct:float|None=None, seed:int=42,
                  how:str="from_folder(path, train='.', valid_pct=0.2)"):
     "Training `(files, labels, classes)`, validation `(files, labels)` and test files of a folder-per-class dataset; with `valid_pct`, the validation files are a random share of each training class's."
     if not path.is_dir(): raise FileNotFoundError(f"Dataset folder not found: {path}")
-    names = [d.name for d in _subdirs(path)]
-    if not (path/trn_name).is_dir() and names and val_name not in names:  # class folders, it seems, and no train/valid layout
-        there = ', '.join(names)
-        raise FileNotFoundError(f"No image folder '{trn_name}' in {path} (it holds: {there}). If those are the classes, "
+    if names := _unsplit_classes(path, trn_name, val_name):  # class folders, it seems, and no train/valid layout
+        raise FileNotFoundError(f"No image folder '{trn_name}' in {path} (it holds: {', '.join(names)}). If those are the classes, "
                                 f"`{how}` trains on them and holds out a random 20% of each for validation")
     if valid_pct is None:
         trn = folder_source(path, trn_name)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .core import bf16_supported
-from .models import same_outputs, _conv_bn_pairs
+from .models import same_outputs, _conv_bn_pairs, _bn_scale_shift
 
 # %% auto #0
 __all__ = ['DepthwiseConv2d', 'fast_depthwise', 'plain_depthwise', 'Rot180', 'unpad_same', 'ConvAct', 'onednn_fusion_available',
@@ -276,9 +276,7 @@ class FoldingConv2d(nn.Conv2d):
     def forward(self, x):
         bn, cls = self._catdog_bn, self._catdog_fold_cls
         if not _folds(bn): return cls.forward(self, x)
-        inv = torch.rsqrt(bn.running_var + bn.eps)
-        scale = bn.weight * inv if bn.affine else inv
-        shift = (bn.bias if bn.affine else 0) - bn.running_mean * scale
+        scale, shift = _bn_scale_shift(bn)
         w = self.weight * scale.reshape(-1, 1, 1, 1)
         b = shift if self.bias is None else self.bias * scale + shift
         return self._conv(x, w, b) if cls is DepthwiseConv2d else _conv_as(self, cls, x, w, b)

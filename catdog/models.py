@@ -410,10 +410,14 @@ def tfms_from_model(arch, # an arch function or a timm model name
     return tfms_from_stats(arch_meta(get_arch(arch))['stats'], sz, aug_tfms=aug_tfms, max_zoom=max_zoom, **kwargs)
 
 # %% ../nbs/04_models.ipynb #a6bcfff8
+def _bn_scale_shift(bn:nn.BatchNorm2d) -> tuple:
+    "The per-channel `(scale, shift)` that eval-mode `bn` applies: `bn(x) == x*scale + shift` (through autograd where its weights train)."
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps) if bn.affine else 1 / torch.sqrt(bn.running_var + bn.eps)
+    return scale, (bn.bias if bn.affine else 0) - bn.running_mean * scale
+
 def _fold(conv:nn.Conv2d, bn:nn.BatchNorm2d):
     "Fold the eval-mode `bn` into `conv`, in place."
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps) if bn.affine else 1 / torch.sqrt(bn.running_var + bn.eps)
-    shift = (bn.bias if bn.affine else 0) - bn.running_mean * scale
+    scale, shift = _bn_scale_shift(bn)
     b = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
     conv.weight = nn.Parameter(conv.weight * scale.reshape(-1, 1, 1, 1), requires_grad=False)
     conv.bias = nn.Parameter(b * scale + shift, requires_grad=False)

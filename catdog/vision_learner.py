@@ -15,7 +15,7 @@ from fastprogress.fastprogress import progress_bar
 from fastcore.basics import patch
 
 from .core import defaults, atomic_save, writable_dir, safe_load
-from .data import DatasetType, ImageDataBunch, ImageDataset
+from .data import DatasetType, ImageDataBunch, ImageDataset, _dl_kwargs
 from .images import load_image, get_image_files
 from .transforms import ImageTransforms, transforms_side_on
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
@@ -254,14 +254,15 @@ def load_learner(path, # a file written by `learn.export`, or (as fastai v1) the
 class TensorLoader:
     "Batches of `(x, y)` from two tensors (shuffled each epoch if asked)."
     def __init__(self, x, y, # inputs and targets, one row per item
-                 bs:int=64, shuffle:bool=False, device=None):
-        self.x, self.y, self.bs, self.shuffle = x, y, bs, shuffle
+                 bs:int=64, shuffle:bool=False, device=None,
+                 drop_last:bool=False): # drop the last, incomplete batch
+        self.x, self.y, self.bs, self.shuffle, self.drop_last = x, y, bs, shuffle, drop_last
         self.device = defaults.get_device(device)
         self.dataset = self
-    def __len__(self): return -(-len(self.x) // self.bs)
+    def __len__(self): return len(self.x)//self.bs if self.drop_last else -(-len(self.x)//self.bs)
     def __iter__(self):
         idx = torch.randperm(len(self.x)) if self.shuffle else torch.arange(len(self.x))
-        for i in range(0, len(idx), self.bs):
+        for i in range(0, len(self)*self.bs, self.bs):
             j = idx[i:i+self.bs]
             yield self.x[j].to(self.device), self.y[j].to(self.device)
 
@@ -272,7 +273,9 @@ class ActivationData:
                  bs:int=None): # batch size; None: `data.bs`
         self.data, self.path, self.classes = data, data.path, data.classes
         bs = bs or data.bs
-        mk = lambda k, shuffle: TensorLoader(*acts[k], bs=bs, shuffle=shuffle, device=data.valid_dl.device) if k in acts else None
+        # the training batches as the image loaders make them: no last batch of one item, which BatchNorm cannot train on
+        mk = lambda k, shuffle: (TensorLoader(*acts[k], device=data.valid_dl.device, **_dl_kwargs(acts[k][0], bs, shuffle))
+                                 if k in acts else None)
         self.train_dl, self.valid_dl, self.test_dl = mk('train', True), mk('valid', False), mk('test', False)
         self.fix_dl = mk('train', False)
     c = property(lambda self: len(self.classes))

@@ -638,7 +638,13 @@ class Learner:
             if close is not None: close()
 
     def _do_one_batch(self):
-        self.pred = self._forward(self.xb); self('after_pred')
+        try: self.pred = self._forward(self.xb)
+        except ValueError as e:  # PyTorch's words name no argument of ours
+            if not (self.training and 'Expected more than 1 value per channel when training' in str(e)): raise
+            raise ValueError(f"a training batch of one item cannot train the model's BatchNorm layers, which need at least 2 "
+                             f"items per batch: use a batch size of 2 or more (the training loader's bs is "
+                             f"{getattr(self.dl, 'bs', getattr(self.dl, 'batch_size', '?'))})") from e
+        self('after_pred')
         self.loss_grad = self.loss_func(self.pred, self.yb)
         self.loss = self.loss_grad.detach(); self('after_loss')
         if not self.training: return

@@ -78,6 +78,10 @@ def _out_file(p) -> Path:
     if d is None or not d.is_dir() or not os.access(d, os.W_OK): raise CLIError(f"--out {p}: cannot write into {d}")
     return p
 
+def _held_out(path:Path, valid_pct:float) -> dict:
+    "The split `--valid-pct` makes, for `from_paths`: a share of each class of `path/train`, or of `path`'s own class folders."
+    return dict(valid_pct=valid_pct, trn_name='train' if (path/'train').is_dir() else '.')
+
 # %% ../nbs/09_cli.ipynb #3f675e1e
 @contextlib.contextmanager
 def _distributed():
@@ -103,7 +107,7 @@ def train_cmd(args) -> int:
         import random, torch
         random.seed(args.seed); np.random.seed(args.seed); torch.manual_seed(args.seed)
     split = {}
-    if args.valid_pct is not None: split = dict(valid_pct=args.valid_pct, trn_name='train' if (path/'train').is_dir() else '.')
+    if args.valid_pct is not None: split = _held_out(path, args.valid_pct)
     elif names := _unsplit_classes(path):  # the library says the same, in Python terms
         raise CLIError(f"no train/ folder in {path} (it holds: {', '.join(names)}). If those are the classes, add "
                        f"--valid-pct 0.2 to train on them and validate on a random 20% of each")
@@ -155,23 +159,31 @@ def _readable(fnames:list, sz:int, where:str) -> list:
     if not res: raise CLIError(f"none of {where} can be read")
     return res
 
-def _eval_data(learn, path:Path, bs:int, num_workers, skip_bad:bool):
+def _eval_data(learn, path:Path, bs:int, num_workers, skip_bad:bool,
+               valid_pct:float|None=None): # score only the share of each class that `train --valid-pct` held out
     "The images of `path/<class>/` as the validation set of an `ImageData` with the model's transforms."
     from catdog.images import get_image_files
     from catdog.transforms import transforms_side_on, tfms_from_stats
-    from catdog.data import ImageDataset, ImageData
+    from catdog.data import ImageDataset, ImageData, _folder_sets, _OWN_DIRS
     classes = list(learn.data.classes)
-    dirs = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith('.'))
-    if not dirs: raise CLIError(f"{path} has no class folders: eval needs one folder of images per class (like valid/)")
+    if valid_pct is None:  # what catdog itself wrote there (`train` on class folders caches under tmp/) is no class, unless the model's
+        dirs = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith('.') and (d.name in classes or d.name not in _OWN_DIRS))
+        if not dirs: raise CLIError(f"{path} has no class folders: eval needs one folder of images per class (like valid/)")
+    else:  # the very files `train` validated on: the same function and seed split the same folders the same way
+        split = _held_out(path, valid_pct)
+        (_, _, dirs), (held, held_y), _ = _folder_sets(path, split['trn_name'], 'valid', None, valid_pct)
+        path = path/split['trn_name']
     unknown = [d for d in dirs if d not in classes]
     if unknown:
-        hint = f" (did you mean {path/'valid'}?)" if (path/'valid').is_dir() else ''
+        hint = f" (did you mean {path/'valid'}?)" if (path/'valid').is_dir() and valid_pct is None else ''
         raise CLIError(f"the class folders of {path} ({', '.join(dirs)}) do not match the model's classes "
                        f"({', '.join(classes)}): {', '.join(repr(u) for u in unknown)} unknown{hint}")
     fnames, y = [], []
-    for d in dirs:
-        fs = get_image_files(path/d)
-        fnames += fs; y += [classes.index(d)]*len(fs)
+    if valid_pct is not None: fnames, y = list(held), [classes.index(dirs[i]) for i in held_y]
+    else:
+        for d in dirs:
+            fs = get_image_files(path/d)
+            fnames += fs; y += [classes.index(d)]*len(fs)
     if not fnames: raise CLIError(f"no images in the class folders of {path}")
     if skip_bad:
         keep = set(_readable(fnames, learn.data.sz, f'the images in the class folders of {path}'))
@@ -198,7 +210,7 @@ def eval_cmd(args) -> int:
     path = _folder(args.data, 'DATA')
     learn = _load(args.model)
     from catdog.models import arch_name
-    learn.data = _eval_data(learn, path, args.bs, args.num_workers, args.skip_bad)
+    learn.data = _eval_data(learn, path, args.bs, args.num_workers, args.skip_bad, args.valid_pct)
     probs, y = learn.TTA() if args.tta else learn.get_preds()
     classes, c = list(learn.data.classes), learn.data.c
     preds, y = probs.argmax(1).numpy(), y.numpy()
@@ -207,7 +219,9 @@ def eval_cmd(args) -> int:
     present = [i for i in range(c) if cm[i].sum()]
     per_class = {classes[i]: dict(n=int(cm[i].sum()), correct=int(cm[i, i]), accuracy=round(float(cm[i, i]/cm[i].sum()), 6))
                  for i in present}
-    print(f"model: {Path(args.model)} ({arch_name(learn.arch)}, sz {learn.data.sz}); data: {path}, {n} images"
+    held = (f" (the random {args.valid_pct:.0%} of each class of {learn.data.path} that train --valid-pct {args.valid_pct:g} holds out)"
+            if args.valid_pct is not None else '')
+    print(f"model: {Path(args.model)} ({arch_name(learn.arch)}, sz {learn.data.sz}); data: {path}, {n} images{held}"
           + ('; TTA' if args.tta else ''))
     print(_table([[k, v['n'], v['correct'], f"{v['accuracy']:.4f}"] for k, v in per_class.items()], ['class', 'n', 'correct', 'accuracy']))
     print("confusion matrix (rows: actual, columns: predicted)")
@@ -293,6 +307,8 @@ def get_parser() -> argparse.ArgumentParser:
                                    "The last line printed is one JSON object (accuracy, n, per-class counts, confusion).")
     e.add_argument('model', metavar='MODEL', help="a model written by `catdog train` (or learn.export)")
     e.add_argument('data', metavar='DATA', help="folder with one sub-folder of images per class")
+    e.add_argument('--valid-pct', type=_fraction, metavar='P', help="score only the random fraction P of each class that "
+                   "`catdog train DATA --valid-pct P` validated on (the same images), of DATA/train or of DATA's own class folders")
     e.add_argument('--tta', action='store_true', help="test-time augmentation")
     e.add_argument('--skip-bad', action='store_true', help="leave out unreadable images (with a warning) instead of failing")
     e.set_defaults(func=eval_cmd)

@@ -195,6 +195,17 @@ def test_train_on_class_folders(work):
     assert f'cats {N_TRN*3//4}/{N_TRN//4}, dogs {N_TRN*3//4}/{N_TRN//4}' in r.stdout
     assert res['accuracy'] > 0.75, res  # chance is 0.5
     assert_one_error(catdog('train', flat, '--out', work/'flat.pth', '--valid-pct', '1'), '--valid-pct', "'1'")
+    # eval --valid-pct scores the photos train held out: the same count per class, the same answers within bf16 noise
+    r = catdog('eval', work/'flat.pth', flat, '--valid-pct', 0.25, cwd=work)
+    assert r.returncode == 0, r.stderr
+    ev = last_json(r.stdout)
+    assert {k: v['n'] for k, v in ev['per_class'].items()} == {c: N_TRN//4 for c in CLASSES}
+    assert abs(ev['correct'] - round(res['accuracy']*res['n'])) <= 1, (ev, res)
+    # without it, every photo of the class folders; the tmp/ folder train wrote into flat/ is not a class
+    assert (flat/'tmp').is_dir()
+    r = catdog('eval', work/'flat.pth', flat, cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert last_json(r.stdout)['n'] == 2*N_TRN
 
 
 def test_bad_model_files(trained, work):

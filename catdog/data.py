@@ -347,7 +347,7 @@ def csv_source(path, # dataset folder
     if not csv_fname.is_absolute() and not csv_fname.exists(): csv_fname = path/csv_fname
     if not csv_fname.exists(): raise FileNotFoundError(f"CSV file not found: {csv_fname}")
     d = _need_dir(path, folder, 'image')
-    with open(csv_fname, newline='') as f: rows = list(csv.reader(f))
+    with open(csv_fname, newline='', encoding='utf-8-sig') as f: rows = list(csv.reader(f))  # UTF-8, with or without the BOM Excel writes
     start = 2 if skip_header else 1
     rows = rows[1:] if skip_header else rows
     ids, labels, seen, missing = [], [], {}, []

@@ -258,9 +258,11 @@ class ImageData:
         return next(iter(dl.new(num_workers=0)))
 
     def one_item(self, x) -> torch.Tensor:
-        "A batch of one on the device from a file, a PIL image, a uint8 CHW tensor or an item of a dataset."
+        "A batch of one on the device from a file, a picture of any size (PIL image, uint8 CHW tensor, uint8 HWC array), resized and cropped as a validation photo, or a normalised item of a dataset."
         if isinstance(x, (str, os.PathLike)): x = self.val_tfms.load(x)
-        elif isinstance(x, Image.Image): x = self.val_tfms(x)
+        elif isinstance(x, np.ndarray) and x.dtype == np.uint8 and (x.ndim == 2 or (x.ndim == 3 and x.shape[-1] in (3, 4))):
+            x = self.val_tfms(Image.fromarray(x))  # HWC, as plt.imread of a JPEG or np.asarray(a PIL image) gives
+        elif isinstance(x, Image.Image) or (isinstance(x, torch.Tensor) and x.dtype == torch.uint8 and x.ndim == 3): x = self.val_tfms(x)
         x = torch.as_tensor(x)
         if x.ndim == 3: x = x[None]
         dl = self.valid_dl

@@ -211,6 +211,8 @@ def top_losses(self:ClassificationInterpretation,
                k=None,          # how many (default: all)
                largest=True):   # largest losses first; False: smallest first
     "The `k` largest (or smallest) losses and the indices of their items, as `(losses, idxs)`."
+    if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0):
+        raise ValueError(f"top_losses: `k` must be None (all) or an int of 0 or more, got {k!r}")
     return self.losses.topk(len(self.losses) if k is None else min(k, len(self.losses)), largest=largest)
 
 # %% ../nbs/08_interpret.ipynb #cfe65046

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #225adb0e
 from __future__ import annotations
-import functools, hashlib, os, tempfile, threading, warnings
+import functools, hashlib, numbers, os, tempfile, threading, warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -123,6 +123,13 @@ def safe_load(fname, map_location=None):
         res = torch.load(fname, map_location=map_location, weights_only=True)
     for w in seen: warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return res
+
+# %% ../nbs/00_core.ipynb #4ab392bd
+def _count(v, name:str, least:int=0) -> int:
+    "`v` as an int where it is a whole number (an int, or a float such as 3.0) of at least `least`; else a `ValueError` naming `name`."
+    whole = (isinstance(v, numbers.Integral) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
+    if not whole or v < least: raise ValueError(f"{name} must be a whole number of at least {least}, got {v!r}")
+    return int(v)
 
 # %% ../nbs/00_core.ipynb #cd69115e
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc's `mallopt` parameters (malloc.h)

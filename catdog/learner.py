@@ -17,7 +17,7 @@ from fastcore.basics import patch, listify, camel2snake
 from fastprogress.fastprogress import master_bar, progress_bar, format_time
 from matplotlib.figure import Figure
 
-from .core import defaults, bf16_supported, writable_dir, atomic_save, reuse_heap, safe_load
+from .core import defaults, bf16_supported, writable_dir, atomic_save, reuse_heap, safe_load, _count
 from .data import DatasetType
 from .models import fold_bn
 from .fastconv import fast_depthwise, plain_depthwise, unpad_same, fuse_conv_act, fold_frozen_bn, unfold_frozen_bn
@@ -569,6 +569,7 @@ class Learner:
                  callbacks=None, # callbacks for this fit only (schedules come as callbacks)
                 ):
         "The one training loop: `epochs` epochs at `lr` unless a callback schedules it. Every `fit` variant calls it."
+        epochs = _count(epochs, 'epochs')
         self._need_train_items('fit')
         lrs = self.lr_range(lr)
         if self.opt is None: self.create_opt(lrs, wd)
@@ -744,7 +745,7 @@ def fit_one_cycle(self:Learner, cyc_len:int, # number of epochs
                   callbacks=None, # callbacks for this fit only
                  ):
     "Fit with the one-cycle policy (fastai v1)."
-    max_lr = self.lr_range(max_lr)
+    cyc_len, max_lr = _count(cyc_len, 'cyc_len'), self.lr_range(max_lr)
     scheds = one_cycle_sched(max_lr, moms, div_factor, pct_start, final_div)
     self.fit_loop(cyc_len, max_lr, wd=wd, callbacks=[ParamScheduler(scheds)] + listify(callbacks))
 
@@ -779,6 +780,8 @@ def lr_find(self:Learner, start_lr=1e-7, # first learning rate (float, slice or 
     "Run the LR range test, restore the model and optimiser, and return `SuggestedLRs`."
     self._need_train_items('lr_find')
     start, end = self.lr_range(start_lr), self.lr_range(end_lr)
+    if not (start < end).all(): raise ValueError(f"lr_find climbs from start_lr to end_lr: start_lr ({start_lr}) must be below end_lr ({end_lr})")
+    num_it = _count(num_it, 'num_it', 1)
     epochs = math.ceil(num_it / len(self.data.train_dl))
     state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
     opt_state = copy.deepcopy(self.opt.state_dict()) if self.opt is not None else None
@@ -824,7 +827,9 @@ def get_preds(self:Learner, ds_type:DatasetType=DatasetType.Valid, # which set (
 
 # %% ../nbs/06_learner.ipynb #9620287e
 @patch
-def _model_file(self:Learner, name) -> Path: return writable_dir(self.path, self.model_dir)/f'{name}.pth'
+def _model_file(self:Learner, name) -> Path:
+    if not str(name).strip(): raise ValueError(f"save and load need a file name (without .pth), got {name!r}")
+    return writable_dir(self.path, self.model_dir)/f'{name}.pth'
 
 @patch
 def save(self:Learner, name:str, # file name, without `.pth`

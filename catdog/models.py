@@ -245,6 +245,7 @@ def create_head(nf:int, # features coming out of the pooling (2x the body's chan
     ftrs = [nf] + (list(lin_ftrs) if lin_ftrs is not None else [512]) + [nc]
     ps = list(ps) if isinstance(ps, (list, tuple)) else [ps/2] * (len(ftrs)-2) + [ps]
     if len(ps) != len(ftrs)-1: raise ValueError(f"ps has {len(ps)} values but the head has {len(ftrs)-1} blocks")
+    if not all(0 <= p < 1 for p in ps): raise ValueError(f"ps, the head's dropout probabilities, must be in [0, 1), got {ps}")
     actns = [nn.ReLU(inplace=True) for _ in range(len(ftrs)-2)] + [None]
     layers = [AdaptiveConcatPool2d() if concat_pool else nn.AdaptiveAvgPool2d(1), Flatten()]
     for ni, no, p, actn in zip(ftrs[:-1], ftrs[1:], ps, actns): layers += bn_drop_lin(ni, no, True, p, actn)

@@ -9,6 +9,8 @@ from functools import partial
 
 import numpy as np
 
+from .core import _count
+
 # %% auto #0
 __all__ = ['sched_lin', 'sched_cos', 'sched_exp', 'sched_no', 'combine_scheds', 'sgdr_cycle_lens', 'sgdr_sched',
            'one_cycle_sched']
@@ -64,9 +66,9 @@ def sgdr_cycle_lens(n_cycle:int, # number of cycles (epochs when `cycle_len` is 
                     cycle_mult:int=1, # each cycle is this many times longer than the previous one
                    ) -> list:
     "Length in epochs of each SGDR cycle."
-    if n_cycle < 1: raise ValueError(f"n_cycle must be at least 1, got {n_cycle}")
+    n_cycle = _count(n_cycle, 'n_cycle', 1)
     if cycle_len is None: return [1] * n_cycle
-    if cycle_len <= 0 or cycle_mult < 1: raise ValueError(f"need cycle_len > 0 and cycle_mult >= 1, got {cycle_len}, {cycle_mult}")
+    cycle_len, cycle_mult = _count(cycle_len, 'cycle_len', 1), _count(cycle_mult, 'cycle_mult', 1)
     return [cycle_len * cycle_mult**i for i in range(n_cycle)]
 
 def sgdr_sched(lr, # max learning rate: a float, or an array with one rate per layer group

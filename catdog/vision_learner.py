@@ -14,7 +14,7 @@ from torch import nn
 from fastprogress.fastprogress import progress_bar
 from fastcore.basics import patch
 
-from .core import defaults, atomic_save, writable_dir, safe_load
+from .core import defaults, atomic_save, writable_dir, safe_load, _count
 from .data import DatasetType, ImageDataBunch, ImageDataset, _dl_kwargs
 from .images import load_image, get_image_files
 from .transforms import ImageTransforms, transforms_side_on
@@ -137,7 +137,7 @@ class _Versions:
 
 def _tta_probs(learn, ds_type=DatasetType.Valid, n_aug:int=4) -> tuple:
     "Plain probabilities, the `n_aug` augmented ones stacked, and the targets."
-    data = learn.data
+    n_aug, data = _count(n_aug, 'n_aug'), learn.data
     plain_dl = data.dl(ds_type)
     if plain_dl is None: raise ValueError(f"TTA: the data has no {ds_type.name} set")
     if _n_items(plain_dl) == 0: raise ValueError(f"TTA: the {ds_type.name.lower()} set holds no images{_EMPTY_HINT}")
@@ -157,6 +157,7 @@ def TTA(self:VisionLearner, beta:float=0.4, # weight of the plain prediction in 
             n_aug:int=4, # augmented passes
            ) -> tuple:
     "fastai v1 TTA: `(beta*plain + (1-beta)*mean(augmented) probabilities, targets)`."
+    if not 0 <= beta <= 1: raise ValueError(f"TTA: beta, the weight of the plain prediction, must be in [0, 1], got {beta}")
     probs, augs, y = _tta_probs(self, ds_type, n_aug)
     return beta*probs + (1-beta)*augs.mean(0), y
 

@@ -280,6 +280,10 @@ class ActivationData:
         self.train_dl, self.valid_dl, self.test_dl = mk('train', True), mk('valid', False), mk('test', False)
         self.fix_dl = mk('train', False)
     c = property(lambda self: len(self.classes))
+    # the photos behind the activations, in the same order: what plots of predictions show (`plot_top_losses`)
+    train_ds = property(lambda self: self.data.train_ds)
+    valid_ds = property(lambda self: self.data.valid_ds)
+    test_ds = property(lambda self: self.data.test_ds)
     def dl(self, ds_type=DatasetType.Valid):
         "The loader of `ds_type`."
         return {DatasetType.Train: self.train_dl, DatasetType.Valid: self.valid_dl,

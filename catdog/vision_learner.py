@@ -103,9 +103,9 @@ def _eval_autocast(learn):
     return torch.autocast(learn.device.type, dtype=mp.dtype) if mp.dtype is not None else torch.autocast(learn.device.type, enabled=False)
 
 def _predict_batch(learn, xb) -> torch.Tensor:
-    "Probabilities for a batch of normalised images, with the full model in eval mode."
-    model = learn.model.eval()
-    with torch.no_grad(), _eval_autocast(learn): out = model(xb)
+    "Probabilities for a batch of normalised images, in eval mode, from the model `get_preds` runs (its folded copy): the same numbers for the same photo."
+    learn.model.eval()
+    with torch.no_grad(), _eval_autocast(learn): out = learn._eval_copy()(xb)
     return out.float().softmax(-1).cpu()
 
 # %% ../nbs/07_vision_learner.ipynb #c501a549
@@ -339,6 +339,13 @@ def _cached_activations(learn, n_pre:int) -> dict:
     return acts
 
 # %% ../nbs/07_vision_learner.ipynb #3fdf429b
+def _whole_set(what:str, is_test):
+    "Refuse what fastai v1's single-image `predict(item)` would pass to 0.7's whole-set `predict(is_test)`, which it would take as True."
+    if isinstance(is_test, (bool, np.bool_)) or (isinstance(is_test, int) and is_test in (0, 1)): return
+    raise TypeError(f"ConvLearner.{what}(is_test=False) works on the whole validation (or test) set, as in fastai 0.7, but got "
+                    f"a {type(is_test).__name__}. For one image: learn.predict_array(val_tfms(open_image(fn))[None]), "
+                    f"with val_tfms from tfms_from_model; or a learner from create_cnn (or load_learner), whose predict(fn) takes one")
+
 class ConvLearner(VisionLearner):
     "fastai 0.7's learner: `pretrained(arch, data, precompute)`, SGDR `fit`, log-prob `predict` and `TTA`."
     _full = None  # (model, data, layer groups, frozen groups) while in precompute mode
@@ -437,13 +444,23 @@ class ConvLearner(VisionLearner):
     def predict(self, is_test:bool=False, # the test set rather than the validation set
                ) -> np.ndarray:
         "Log-probabilities (N, C) of the validation (or test) set, as numpy."
+        _whole_set('predict', is_test)
         probs, _ = self.get_preds(DatasetType.Test if is_test else DatasetType.Valid)
+        return probs.clamp_min(1e-12).log().numpy()
+
+    def predict_array(self, arr, # a batch (N, C, H, W) of images: uint8, as `val_tfms` makes them, or normalised floats
+                     ) -> np.ndarray:
+        "fastai 0.7's `predict_array`: log-probabilities (N, C) of a batch of images, as numpy."
+        x = arr if isinstance(arr, torch.Tensor) else torch.as_tensor(np.asarray(arr))
+        if x.ndim != 4: raise ValueError(f"predict_array takes a batch (N, C, H, W), got shape {tuple(x.shape)}: add a batch axis, as in im[None]")
+        with self._images(): probs = _predict_batch(self, self.data.one_item(x))
         return probs.clamp_min(1e-12).log().numpy()
 
     def TTA(self, n_aug:int=4, # augmented versions of each image
             is_test:bool=False, # the test set rather than the validation set
            ) -> tuple:
         "`(log of the mean probability over the plain image and n_aug augmented ones, targets)` as numpy."
+        _whole_set('TTA', is_test)
         with self._images():
             probs, augs, y = _tta_probs(self, DatasetType.Test if is_test else DatasetType.Valid, n_aug)
         mean = torch.cat([probs[None], augs]).mean(0) if n_aug else probs

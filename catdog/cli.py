@@ -164,10 +164,10 @@ def _eval_data(learn, path:Path, bs:int, num_workers, skip_bad:bool,
     "The images of `path/<class>/` as the validation set of an `ImageData` with the model's transforms."
     from catdog.images import get_image_files
     from catdog.transforms import transforms_side_on, tfms_from_stats
-    from catdog.data import ImageDataset, ImageData, _folder_sets, _OWN_DIRS
+    from catdog.data import ImageDataset, ImageData, _folder_sets, _subdirs, _OWN_DIRS
     classes = list(learn.data.classes)
     if valid_pct is None:  # what catdog itself wrote there (`train` on class folders caches under tmp/) is no class, unless the model's
-        dirs = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith('.') and (d.name in classes or d.name not in _OWN_DIRS))
+        dirs = [d.name for d in _subdirs(path) if d.name in classes or d.name not in _OWN_DIRS]
         if not dirs: raise CLIError(f"{path} has no class folders: eval needs one folder of images per class (like valid/)")
     else:  # the very files `train` validated on: the same function and seed split the same folders the same way
         split = _held_out(path, valid_pct)

@@ -204,14 +204,16 @@ class LRFinder(ParamScheduler):
     def __init__(self, start_lr, end_lr, num_it:int=100, stop_div:bool=True):
         super().__init__({'lr': partial(sched_exp, start_lr, end_lr)})
         self.num_it, self.stop_div = num_it, stop_div
-    def before_fit(self): self.total, self.best = max(self.num_it - 1, 1), math.inf
+    def before_fit(self): self.total, self.best, self.diverged = max(self.num_it - 1, 1), math.inf, None
     def before_validate(self):
         if self.learn.fitting: raise CancelValidException()
     def after_batch(self):
         if not self.learn.training: return
         if self.learn.train_iter + 1 >= self.num_it: raise CancelFitException()
         l = self.learn.recorder.smooth_loss
-        if self.stop_div and (not math.isfinite(l) or l > 4 * self.best): raise CancelFitException()
+        if self.stop_div and (not math.isfinite(l) or l > 4 * self.best):
+            self.diverged = (self.learn.train_iter + 1, l, self.best)  # batches run, the smoothed loss, its lowest
+            raise CancelFitException()
         if math.isfinite(l): self.best = min(self.best, l)
 
 # %% ../nbs/06_learner.ipynb #4e07e96a
@@ -571,6 +573,7 @@ class Learner:
         "The one training loop: `epochs` epochs at `lr` unless a callback schedules it. Every `fit` variant calls it."
         epochs = _count(epochs, 'epochs')
         self._need_train_items('fit')
+        self._need_trainable('fit')
         lrs = self.lr_range(lr)
         if self.opt is None: self.create_opt(lrs, wd)
         self.set_hyper('lr', lrs); self.set_hyper('wd', self.wd if wd is None else wd)
@@ -594,6 +597,14 @@ class Learner:
         try: n_batches = len(dl)
         except TypeError: return  # a loader that does not say
         if n_batches == 0: raise ValueError(f"{what}: the training loader gives no batches from its {n} item(s)")
+
+    def _need_trainable(self, what:str):
+        "Refuse to train a model whose every parameter is frozen (PyTorch's words would name none of ours)."
+        if any(p.requires_grad for p in self.model.parameters()): return
+        ng = len(self.layer_groups)
+        raise ValueError(f"{what}: every parameter of the model is frozen, nothing would train (freeze_to({self._n_frozen}) "
+                         f"froze all {ng} layer group{'s' if ng > 1 else ''}): call unfreeze(), freeze() (only the last "
+                         f"group trains) or freeze_to(n) with n below {ng}")
 
     def reuse_heap(self):
         "`reuse_heap` (freed memory kept for the next batch) on the CPU, as `defaults.reuse_heap` says; nothing on a GPU."
@@ -714,7 +725,10 @@ class Learner:
 def freeze_to(self:Learner, n:int): # groups before `n` are frozen (negative counts from the end)
     "Freeze layer groups `[:n]`, unfreeze the rest."
     ng = len(self.layer_groups)
-    n = max(0, min(ng, n if n >= 0 else ng + n))
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not -ng <= n <= ng:
+        raise ValueError(f"freeze_to(n): n must be a whole number from {-ng} to {ng}, as this learner has {ng} layer "
+                         f"group{'s' if ng > 1 else ''} (a negative n counts from the end), got {n!r}")
+    n = int(n) if n >= 0 else ng + int(n)
     self._n_frozen = n
     for i, g in enumerate(self.layer_groups):
         for m in g.modules():
@@ -778,21 +792,29 @@ def lr_find(self:Learner, start_lr=1e-7, # first learning rate (float, slice or 
             wd=None, # weight decay; None: `self.wd`
            ) -> SuggestedLRs:
     "Run the LR range test, restore the model and optimiser, and return `SuggestedLRs`."
-    self._need_train_items('lr_find')
+    self._need_train_items('lr_find'); self._need_trainable('lr_find')
     start, end = self.lr_range(start_lr), self.lr_range(end_lr)
     if not (start < end).all(): raise ValueError(f"lr_find climbs from start_lr to end_lr: start_lr ({start_lr}) must be below end_lr ({end_lr})")
     num_it = _count(num_it, 'num_it', 1)
     epochs = math.ceil(num_it / len(self.data.train_dl))
     state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
     opt_state = copy.deepcopy(self.opt.state_dict()) if self.opt is not None else None
+    finder = LRFinder(start, end, num_it, stop_div)
     try:
         with self.removed_cbs([cb for cb in self.cbs if isinstance(cb, TerminateOnNaN)]):
-            self.fit_loop(epochs, start, wd=wd, callbacks=LRFinder(start, end, num_it, stop_div))
+            self.fit_loop(epochs, start, wd=wd, callbacks=finder)
     finally:
         self.model.load_state_dict(state)
         if opt_state is None: self.opt = None
         else: self.opt.load_state_dict(opt_state)
-    return self.recorder.suggestion()
+    try: return self.recorder.suggestion()
+    except ValueError:
+        if finder.diverged is None: raise
+        n, l, best = finder.diverged
+        raise ValueError(f"too few losses to suggest a learning rate: lr_find stopped after {n} batch{'es' if n > 1 else ''}, where the smoothed loss ({l:.3g}) "
+                         f"rose above 4 times its lowest ({best:.3g}), which it takes for divergence. A model that already "
+                         f"fits its training batches has losses this small and noisy; lr_find(stop_div=False) runs all "
+                         f"{num_it} batches (the curve so far: recorder.plot())") from None
 
 # %% ../nbs/06_learner.ipynb #48d907bf
 # the usual way to an empty set: an inference learner's data (`load_learner`, `single_from_classes`)

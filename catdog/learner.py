@@ -187,6 +187,25 @@ class Recorder(Callback):
         ax.set_xlabel('iteration'); ax.set_ylabel('loss'); ax.legend()
         return fig
 
+    def plot_metrics(self) -> Figure:
+        "Each metric at the end of each epoch, against iteration, one plot per metric (fastai v1's `plot_metrics`)."
+        names = getattr(self, 'metrics_names', [])[2:]
+        if not names: raise ValueError("plot_metrics: no metrics were recorded (create the learner with metrics=[accuracy], "
+                                       "then fit)")
+        its = np.cumsum(self.nb_batches)
+        fig = Figure(figsize=(6, 3 * len(names))); axs = fig.subplots(len(names), 1, squeeze=False)[:, 0]
+        for k, (ax, name) in enumerate(zip(axs, names)):
+            pts = [(it, v[2 + k]) for it, v in zip(its, self.values) if v[2 + k] is not None]
+            if pts: ax.plot(*zip(*pts), 'o-')
+            ax.set_xlabel('iteration'); ax.set_ylabel(name)
+        fig.tight_layout()
+        return fig
+
+    @property
+    def min_grad_lr(self) -> float:
+        "fastai v1's name for the rate where the loss falls fastest: `suggestion().lr_steep`."
+        return self.suggestion().lr_steep
+
 # %% ../nbs/06_learner.ipynb #822657fe
 class ParamScheduler(Callback):
     "Set hyper-parameters before each training batch from `scheds`: `{name: f(pos)}`, `pos` in [0,1] over the fit."
@@ -846,6 +865,30 @@ def get_preds(self:Learner, ds_type:DatasetType=DatasetType.Valid, # which set (
     res = [torch.cat(gather.preds), torch.cat(gather.targs)]
     if with_loss: res.append(torch.cat(gather.losses))
     return tuple(res)
+
+class _GatherRaw(Callback):
+    "The model's raw outputs and the targets of a validation pass, on the CPU, and the loss summed over its items."
+    order = 20
+    def __init__(self): self.preds, self.targs, self.loss_sum, self.n = [], [], 0., 0
+    def after_loss(self):
+        learn = self.learn
+        self.preds.append(learn.pred.detach().float().cpu()); self.targs.append(learn.yb.detach().cpu())
+        self.loss_sum, self.n = self.loss_sum + learn.loss.float().item() * len(learn.yb), self.n + len(learn.yb)
+
+@patch
+def validate(self:Learner, dl=None, # predict on this loader; None: the `ds_type` set's
+             callbacks=None, # callbacks for this pass only
+             metrics=None, # metric functions; None: the learner's
+             ds_type:DatasetType=DatasetType.Valid, # which set (or its name), where `dl` is None
+            ) -> list:
+    "`[loss, *metrics]` on a set, computed as `fit` computes its table's after each epoch (fastai v1's `validate`)."
+    if dl is None: dl, what = self._dl_for(ds_type), f"the {getattr(ds_type, 'name', ds_type).lower()} set"
+    else: what = "the loader"
+    if _n_items(dl) == 0: raise ValueError(f"validate: {what} holds no items, nothing to score{_EMPTY_HINT}")
+    gather = _GatherRaw()
+    with self.added_cbs(listify(callbacks) + [gather]): self._validate(dl)
+    preds, targs = torch.cat(gather.preds), torch.cat(gather.targs)
+    return [gather.loss_sum / gather.n] + [float(m(preds, targs)) for m in (self.metrics if metrics is None else listify(metrics))]
 
 # %% ../nbs/06_learner.ipynb #9620287e
 @patch

@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt
 from matplotlib import colors as mcolors
 from fastcore.basics import patch
 
-from .data import DatasetType
+from pathlib import Path
+from .data import DatasetType, ImageData
 
 # %% auto #0
 __all__ = ['plots', 'rand_by_correct', 'most_by_correct', 'most_uncertain', 'plot_confusion_matrix',
@@ -67,6 +68,42 @@ def plots(ims,               # batch of images: HWC (or CHW) floats in [0,1] or 
         top = max(ax.get_tightbbox().transformed(fig.transFigure.inverted()).y1 for ax in fig.axes)
         fig.suptitle(maintitle, fontsize=16, y=min(top + 0.01, 0.98), va='bottom')
     return _finish(fig)
+
+# %% ../nbs/08_interpret.ipynb #88c0a0a6
+def _set_name(ds_type) -> str|None:
+    "'Train', 'Valid' or 'Test' for a `DatasetType` or its name (None: 'Valid')."
+    if ds_type is None: return 'Valid'
+    return ds_type.capitalize() if isinstance(ds_type, str) else getattr(ds_type, 'name', None)
+
+def _dataset(data, ds_type):
+    "The dataset of `data` that `ds_type` (a `DatasetType` or its name) names."
+    name = _set_name(ds_type)
+    if name not in DatasetType.__members__:
+        raise ValueError(f"ds_type must be one of {list(DatasetType.__members__)}, got {ds_type!r}")
+    attr = {'Train': 'train_ds', 'Valid': 'valid_ds', 'Test': 'test_ds'}.get(name)
+    ds = getattr(data, attr, None) if attr else None
+    if ds is None and hasattr(data, 'dl'):
+        dl = data.dl(DatasetType[name])
+        ds = getattr(dl, 'dataset', None)
+    if ds is None: raise ValueError(f"the data has no {name.lower()} set (ds_type={ds_type!r})" if isinstance(ds_type, str)
+                                    else f"the data has no {name.lower()} set (ds_type={ds_type})")
+    return ds
+
+@patch
+def show_batch(self:ImageData, rows:int=3, # a grid of `rows` x `rows` pictures
+               ds_type=DatasetType.Train, # which set (or its name)
+               figsize=(9, 9), # figure size in inches
+              ):
+    "A grid of pictures of the `ds_type` set as the model gets them, titled with their classes (fastai v1's `show_batch`); returns the Figure."
+    if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 1:
+        raise ValueError(f"show_batch: `rows` must be a positive int, got {rows!r}")
+    name, ds = _set_name(ds_type), _dataset(self, ds_type)
+    if len(ds) == 0: raise ValueError(f"show_batch: the {str(name).lower()} set holds no pictures")
+    n = min(int(rows) ** 2, len(ds))
+    idxs = torch.randperm(len(ds))[:n].tolist() if name == 'Train' else list(range(n))
+    ims = ds.denorm(torch.stack([ds[i][0] for i in idxs]))
+    titles = [Path(ds.fnames[i]).name if name == 'Test' else ds.classes[ds.y[i]] for i in idxs]
+    return plots(ims, figsize=figsize, rows=math.ceil(n / rows), titles=titles)
 
 # %% ../nbs/08_interpret.ipynb #879f67af
 def _as_classes(preds, name='preds'):
@@ -164,15 +201,6 @@ def plot_confusion_matrix(cm,                        # (c, c) matrix, rows = act
     return _finish(fig)
 
 # %% ../nbs/08_interpret.ipynb #f099f5e5
-def _dataset(data, ds_type):
-    "The dataset of `data` that `ds_type` names."
-    name = 'Valid' if ds_type is None else ds_type.capitalize() if isinstance(ds_type, str) else getattr(ds_type, 'name', None)
-    attr = {'Train': 'train_ds', 'Valid': 'valid_ds', 'Test': 'test_ds'}.get(name)
-    if attr and getattr(data, attr, None) is not None: return getattr(data, attr)
-    dl = data.dl(ds_type) if hasattr(data, 'dl') else None
-    if dl is None: raise ValueError(f"`data` has no dataset for ds_type={ds_type}")
-    return dl.dataset
-
 class ClassificationInterpretation:
     "Interpretation of a classifier's predictions: top losses, confusion matrix, most confused classes."
     def __init__(self, data,       # the data (`classes`, and the dataset the predictions were made on)

@@ -254,3 +254,24 @@ def test_top_losses_with_image_dataset(tmp_path):
         assert shown.shape == (48, 48, 3) and 0 <= shown.min() and shown.max() <= 1
         raw = ds.get_raw(i)[0].permute(1, 2, 0).numpy() / 255  # the un-normalised pixels
         np.testing.assert_allclose(shown, raw, atol=2e-3)
+
+
+def test_show_batch_augmentation_grid(sample_path, tmp_path):
+    "The augmentation grid on real photos: `show_batch` of the training set, as the lesson's transforms make it."
+    from catdog.data import ImageClassifierData
+    from catdog.models import efficientnet_lite0, tfms_from_model
+    from catdog.transforms import transforms_side_on
+    tfms = tfms_from_model(efficientnet_lite0, 128, aug_tfms=transforms_side_on, max_zoom=1.1)
+    data = ImageClassifierData.from_paths(sample_path, tfms=tfms, bs=8, num_workers=0)
+    torch.manual_seed(0)
+    fig = data.show_batch(rows=3, figsize=(6, 6))
+    assert_not_blank(render(fig, tmp_path, 'show_batch_train'))
+    assert len(fig.axes) == 9 and {a.get_title() for a in fig.axes} <= {'cats', 'dogs'}
+    shown = [a.images[0].get_array() for a in fig.axes]
+    assert all(s.shape == (128, 128, 3) and 0 <= s.min() and s.max() <= 1 and s.std() > 0.05 for s in shown)
+    torch.manual_seed(0)
+    again = [a.images[0].get_array() for a in data.show_batch(rows=3).axes]
+    assert all(np.array_equal(a, b) for a, b in zip(shown, again))  # the same seed draws the same photos and augmentations
+    val = data.show_batch(rows=2, ds_type='valid')  # in order, no augmentation: the validation pictures themselves
+    np.testing.assert_allclose(val.axes[1].images[0].get_array(), data.val_ds.denorm(data.val_ds[1][0]), atol=1e-6)
+    assert val.axes[1].get_title() == data.classes[data.val_y[1]]

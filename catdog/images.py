@@ -43,7 +43,8 @@ def get_image_files(path, # folder to search
 
 # %% ../nbs/01_images.ipynb #877e08a0
 class ImageLoadError(OSError):
-    "An image file that could not be read as a picture; the message names the file."
+    "An image file that could not be read as a picture; the message names the file (`.fn`) and what is wrong (`.why`)."
+    fn, why = None, None
 
 def _alpha_on_white(im):
     im = im.convert('RGBA')
@@ -76,8 +77,10 @@ def _naming_file(fn):
         if isinstance(e, FileNotFoundError): raise
         # Pillow's own words for a file it cannot identify name what it was opened from (a BytesIO in `load_image`)
         why = 'not in any image format Pillow reads' if isinstance(e, UnidentifiedImageError) else e
-        raise ImageLoadError(f"Cannot load image file {fn}: {why}. Run `verify_images` on its folder to "
-                             f"find (and with delete=True remove) the broken images, or pass skip_bad=True.") from e
+        err = ImageLoadError(f"Cannot load image file {fn}: {why}. Run `verify_images` on its folder to "
+                             f"find (and with delete=True remove) the broken images, or pass skip_bad=True.")
+        err.fn, err.why = fn, str(why)
+        raise err from e
 
 def _decode(im:Image.Image, sz:int|None) -> Image.Image:
     "The whole of `im` decoded (in draft mode for a JPEG of at least 2x `sz`), upright, `RGB`."

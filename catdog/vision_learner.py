@@ -16,7 +16,7 @@ from fastcore.basics import patch
 
 from .core import defaults, atomic_save, writable_dir, safe_load, _count
 from .data import DatasetType, ImageDataBunch, ImageDataset, _dl_kwargs
-from .images import load_image, get_image_files
+from .images import load_image, get_image_files, ImageLoadError
 from .transforms import ImageTransforms, transforms_side_on
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
 from .learner import Learner, SGD, accuracy, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT
@@ -113,7 +113,12 @@ def _predict_batch(learn, xb) -> torch.Tensor:
 def predict(self:VisionLearner, item, # a file, a PIL image, a uint8 CHW tensor or HWC array, or a dataset item
                 ) -> tuple:
     "`(class name, class index, probabilities)` for one image."
-    xb = self.data.one_item(item)
+    if isinstance(item, (str, os.PathLike)) and Path(item).is_dir():
+        raise IsADirectoryError(f"predict takes one image, and {item} is a folder. For every image in it: "
+                                f"load_learner(export_file, test='{item}') then get_preds(ds_type='test'), or `catdog predict`")
+    try: xb = self.data.one_item(item)
+    except ImageLoadError as e:  # without the data loaders' hints (verify_images, skip_bad), which are not for one photo
+        raise ImageLoadError(f"predict: cannot load image file {e.fn}: {e.why}") from e
     probs = _predict_batch(self, xb)[0]
     idx = int(probs.argmax())
     return self.data.classes[idx], idx, probs
@@ -138,9 +143,10 @@ class _Versions:
 def _tta_probs(learn, ds_type=DatasetType.Valid, n_aug:int=4) -> tuple:
     "Plain probabilities, the `n_aug` augmented ones stacked, and the targets."
     n_aug, data = _count(n_aug, 'n_aug'), learn.data
-    plain_dl = data.dl(ds_type)
-    if plain_dl is None: raise ValueError(f"TTA: the data has no {ds_type.name} set")
-    if _n_items(plain_dl) == 0: raise ValueError(f"TTA: the {ds_type.name.lower()} set holds no images{_EMPTY_HINT}")
+    try: plain_dl = learn._dl_for(ds_type)  # a DatasetType or its name, as get_preds takes
+    except ValueError as e: raise ValueError(f"TTA: {e}") from None
+    name = ds_type.lower() if isinstance(ds_type, str) else ds_type.name.lower()
+    if _n_items(plain_dl) == 0: raise ValueError(f"TTA: the {name} set holds no images{_EMPTY_HINT}")
     if not n_aug:
         probs, y = learn.get_preds(dl=plain_dl)
         return probs, probs[None], y
@@ -155,11 +161,14 @@ def _tta_probs(learn, ds_type=DatasetType.Valid, n_aug:int=4) -> tuple:
 def TTA(self:VisionLearner, beta:float=0.4, # weight of the plain prediction in the blend
             ds_type=DatasetType.Valid, # which set
             n_aug:int=4, # augmented passes
+            with_loss:bool=False, # also return each item's loss: minus the log of its blended probability of the target
            ) -> tuple:
-    "fastai v1 TTA: `(beta*plain + (1-beta)*mean(augmented) probabilities, targets)`."
+    "fastai v1 TTA: `(beta*plain + (1-beta)*mean(augmented) probabilities, targets[, losses])`."
     if not 0 <= beta <= 1: raise ValueError(f"TTA: beta, the weight of the plain prediction, must be in [0, 1], got {beta}")
     probs, augs, y = _tta_probs(self, ds_type, n_aug)
-    return beta*probs + (1-beta)*augs.mean(0), y
+    probs = beta*probs + (1-beta)*augs.mean(0)
+    if not with_loss: return probs, y
+    return probs, y, -probs.gather(1, y[:, None])[:, 0].clamp_min(torch.finfo(probs.dtype).tiny).log()
 
 # %% ../nbs/07_vision_learner.ipynb #05a616a5
 _EXPORT_FORMAT = 'catdog-export'

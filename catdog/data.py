@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_data.ipynb #f2f7a6bf
 from __future__ import annotations
-import copy, csv, gc, os, tempfile, warnings, weakref
+import copy, csv, gc, os, re, tempfile, warnings, weakref
 from functools import partial
 from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
@@ -402,16 +402,21 @@ def _folder_sets(path:Path, trn_name:str, val_name:str, test_name:str|None, vali
         val = folder_source(path, val_name, trn[2])[:2]
     else:  # the training folder may be the dataset folder itself: the other sets' folders and catdog's own are not classes
         own = (*_OWN_DIRS, val_name, test_name) if (path/trn_name).resolve() == path.resolve() else ()
-        fnames, y, classes = folder_source(path, trn_name, exclude=own)
-        is_val = np.zeros(len(y), bool); is_val[split_by_rand_pct(y, valid_pct, seed)] = True
-        if not is_val.any(): raise ValueError(f"valid_pct={valid_pct} of the {len(y)} images in {path/trn_name} rounds to no validation image in any class: hold out a larger fraction")
-        trn = ([f for f, v in zip(fnames, is_val) if not v], y[~is_val], classes)
-        val = ([f for f, v in zip(fnames, is_val) if v], y[is_val])
-    test = None
-    if test_name:
-        test = get_image_files(_need_dir(path, test_name, 'test'))
-        if not test: raise ValueError(f"Test folder {path/test_name} holds no images")
-    return trn, val, test
+        trn, val = _split_labelled(*folder_source(path, trn_name, exclude=own), valid_pct, seed, f"in {path/trn_name}")
+    return trn, val, _test_folder(path, test_name)
+
+def _test_folder(path:Path, name:str|None) -> list[Path]|None:
+    "The images of the test folder `path/name` (None: no test set)."
+    if not name: return None
+    test = get_image_files(_need_dir(path, name, 'test'))
+    if not test: raise ValueError(f"Test folder {path/name} holds no images")
+    return test
+
+def _split_labelled(fnames, y, classes, valid_pct:float, seed:int, where:str):
+    "Training `(files, labels, classes)` and validation `(files, labels)`: a random `valid_pct` of each class validates."
+    is_val = np.zeros(len(y), bool); is_val[split_by_rand_pct(y, valid_pct, seed)] = True
+    if not is_val.any(): raise ValueError(f"valid_pct={valid_pct} of the {len(y)} images {where} rounds to no validation image in any class: hold out a larger fraction")
+    return ([f for f, v in zip(fnames, is_val) if not v], y[~is_val], classes), ([f for f, v in zip(fnames, is_val) if v], y[is_val])
 
 class ImageClassifierData(ImageData):
     "fastai 0.7's data object: `from_paths` (a folder per class) or `from_csv` (a labels file)."
@@ -474,11 +479,7 @@ class ImageClassifierData(ImageData):
         is_val = np.zeros(n, bool); is_val[val_idxs] = True
         trn = ([f for f, v in zip(fnames, is_val) if not v], y[~is_val], classes)
         val = ([f for f, v in zip(fnames, is_val) if v], y[is_val])
-        test = None
-        if test_name:
-            test = get_image_files(_need_dir(path, test_name, 'test'))
-            if not test: raise ValueError(f"Test folder {path/test_name} holds no images")
-        return cls._build(path, trn, val, test, _default_tfms(tfms), bs, num_workers, skip_bad)
+        return cls._build(path, trn, val, _test_folder(path, test_name), _default_tfms(tfms), bs, num_workers, skip_bad)
 
     def resize(self, targ_sz:int, # short side of the cached copies
                new_path:str='tmp', # cache folder, under the dataset (or under `defaults.home` when that is read-only)
@@ -513,7 +514,7 @@ class ImageClassifierData(ImageData):
 
 # %% ../nbs/03_data.ipynb #e9edf635
 class ImageDataBunch(ImageData):
-    "fastai v1's data object: `from_folder`, `single_from_classes`, then `.normalize(stats)`."
+    "fastai v1's data object: `from_folder` (or `from_lists`, `from_name_re`, `from_name_func`, `from_csv`), `single_from_classes`, then `.normalize(stats)`."
     @classmethod
     def from_folder(cls, path, # dataset folder
                     train:str='train', valid:str='valid', # training and validation sub-folders (one folder per class)
@@ -531,6 +532,74 @@ class ImageDataBunch(ImageData):
         path = Path(path)
         trn, val, tst = _folder_sets(path, train, valid, test, valid_pct, seed)
         return ImageClassifierData._build.__func__(cls, path, trn, val, tst, (trn_tfms, val_tfms), bs, num_workers, skip_bad)
+
+    @classmethod
+    def from_lists(cls, path, # dataset folder (models and caches go under it)
+                   fnames, # image files, as `get_image_files` gives them (a relative name is relative to the working folder)
+                   labels, # one label per file: a class name (anything else is made one with `str`)
+                   valid_pct:float=0.2, # validate on this random fraction of each class
+                   seed:int=42, # random seed of the split (same seed, same split)
+                   classes:list|None=None, # class names in label order; None: the labels, sorted
+                   test:str|None=None, # sub-folder of `path` with unlabelled test images
+                   ds_tfms=None, size:int|None=None, bs:int=64, num_workers:int|None=None, skip_bad:bool=False, # as for `from_folder`
+                  ) -> ImageDataBunch:
+        "Data from image files and their labels; a random `valid_pct` of each class validates."
+        path, fnames, labels = Path(path), [Path(f) for f in fnames], [str(l) for l in labels]
+        if len(fnames) != len(labels): raise ValueError(f"{len(fnames)} files but {len(labels)} labels: give one label per file")
+        if not fnames: raise ValueError("no image files given")
+        if missing := [f for f in fnames if not f.is_file()]:
+            raise FileNotFoundError(f"{len(missing)} of the {len(fnames)} image files not found: "
+                                    + ', '.join(map(str, missing[:5])) + (' ...' if len(missing) > 5 else ''))
+        classes = sorted(set(labels)) if classes is None else [str(c) for c in classes]
+        idx = {c: i for i, c in enumerate(classes)}
+        if unknown := [(l, f) for l, f in zip(labels, fnames) if l not in idx]:
+            raise ValueError(f"label {unknown[0][0]!r} (of {unknown[0][1]}) is not one of the classes {classes}")
+        y = np.array([idx[l] for l in labels], dtype=np.int64)
+        trn, val = _split_labelled(fnames, y, classes, valid_pct, seed, "given")
+        trn_tfms, val_tfms = _v1_tfms(ds_tfms, size)
+        return ImageClassifierData._build.__func__(cls, path, trn, val, _test_folder(path, test), (trn_tfms, val_tfms), bs, num_workers, skip_bad)
+
+    @classmethod
+    def from_name_func(cls, path, # dataset folder
+                       fnames, # image files
+                       label_func, # file name (a `Path`, as given) -> its label
+                       **kwargs, # as for `from_lists`: `valid_pct`, `seed`, `classes`, `test`, `ds_tfms`, `size`, `bs`, ...
+                      ) -> ImageDataBunch:
+        "Data from image files labelled by `label_func` of each file's name."
+        labels = []
+        for f in fnames:
+            try: labels.append(label_func(Path(f)))
+            except Exception as e: raise ValueError(f"label_func failed on {f}: {type(e).__name__}: {e}") from e
+        return cls.from_lists(path, fnames, labels, **kwargs)
+
+    @classmethod
+    def from_name_re(cls, path, # dataset folder
+                     fnames, # image files
+                     pat, # regular expression whose first group, searched in each file's path ('/' separators), is its label
+                     **kwargs, # as for `from_lists`
+                    ) -> ImageDataBunch:
+        "Data from image files labelled by a regular expression on their names, e.g. `r'/([^/]+)_\\d+.jpg$'`."
+        try: rx = re.compile(pat)
+        except re.error as e: raise ValueError(f"pat {pat!r} is not a regular expression: {e}") from None
+        if rx.groups < 1: raise ValueError(f"pat {pat!r} has no group: put the label in parentheses, e.g. r'/([^/]+)_\\d+.jpg$'")
+        ms = [rx.search(Path(f).as_posix()) for f in fnames]
+        if bad := [f for f, m in zip(fnames, ms) if m is None or not m.group(1)]:
+            raise ValueError(f"pat {pat!r} finds no label in {len(bad)} of the {len(ms)} file names, e.g. "
+                             + ', '.join(str(f) for f in bad[:3]))
+        return cls.from_lists(path, fnames, [m.group(1) for m in ms], **kwargs)
+
+    @classmethod
+    def from_csv(cls, path, # dataset folder
+                 folder:str='.', # sub-folder of `path` holding the images
+                 csv_labels='labels.csv', # CSV of `file,label` rows (relative to `path`)
+                 suffix:str='', # appended to each file name of the CSV
+                 header='infer', # 'infer' (or 0): the first row is a header; None: no header
+                 **kwargs, # as for `from_lists`: `valid_pct`, `seed`, `test`, `ds_tfms`, `size`, `bs`, ...
+                ) -> ImageDataBunch:
+        "Data from a folder of images and a CSV file of their labels; a random `valid_pct` of each class validates."
+        if header not in ('infer', 0, None): raise ValueError(f"header must be 'infer' (or 0), the first row is a header, or None, got {header!r}")
+        fnames, y, classes = csv_source(path, folder, csv_labels, suffix, skip_header=header is not None)
+        return cls.from_lists(path, fnames, [classes[i] for i in y], classes=classes, **kwargs)
 
     @classmethod
     def single_from_classes(cls, path, # folder where models are found (`path/models`)

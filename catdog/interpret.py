@@ -166,7 +166,9 @@ def plot_confusion_matrix(cm,                        # (c, c) matrix, rows = act
                           normalize=False,           # show each row as fractions of its total
                           title='Confusion matrix',  # the plot's title
                           cmap=None,                 # matplotlib colormap (default 'Blues')
-                          figsize=None):             # inches; default grows with the number of classes
+                          figsize=None,              # inches; default grows with the number of classes
+                          dpi=None,                  # dots per inch; None: matplotlib's
+                          norm_dec=2):               # decimals shown with `normalize`
     "Plot a confusion matrix with the value in each cell (fastai 0.7 `plot_confusion_matrix`); returns the Figure."
     cm = np.asarray(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]: raise ValueError(f"`cm` must be a square matrix, got shape {cm.shape}")
@@ -176,11 +178,11 @@ def plot_confusion_matrix(cm,                        # (c, c) matrix, rows = act
     if normalize:
         tot = cm.sum(1, keepdims=True).astype(np.float64)
         cm = np.divide(cm, tot, out=np.zeros(cm.shape), where=tot > 0)
-        texts = [[f'{v:.2f}' for v in row] for row in cm]
+        texts = [[f'{v:.{norm_dec}f}' for v in row] for row in cm]
     else: texts = [[f'{v:g}' if np.issubdtype(cm.dtype, np.floating) else str(v) for v in row] for row in cm]
     cmap = plt.get_cmap(cmap or 'Blues')
     if figsize is None: figsize = (max(5., 0.45 * nc + 3), max(4.5, 0.45 * nc + 2.5))
-    fig, ax = plt.subplots(figsize=figsize, layout='constrained')
+    fig, ax = plt.subplots(figsize=figsize, dpi=dpi, layout='constrained')
     norm = mcolors.Normalize(vmin=0, vmax=max(float(cm.max()), 1e-12) if cm.size else 1)
     im = ax.imshow(cm, interpolation='nearest', cmap=cmap, norm=norm)
     fig.colorbar(im, ax=ax, shrink=0.8 if nc > 4 else 1.)
@@ -294,10 +296,12 @@ def _plot_confusion_matrix(self:ClassificationInterpretation,
                            title='Confusion matrix', # the plot's title
                            cmap=None,                # matplotlib colormap (default 'Blues')
                            slice_size=None,          # compute the matrix in slices of this many items
-                           figsize=None):            # inches; default grows with the number of classes
+                           figsize=None,             # inches; default grows with the number of classes
+                           dpi=None,                 # dots per inch; None: matplotlib's
+                           norm_dec=2):              # decimals shown with `normalize`
     "Plot the confusion matrix (rows: actual, columns: predicted); returns the Figure."
     return plot_confusion_matrix(self.confusion_matrix(slice_size=slice_size), self.data.classes,
-                                 normalize=normalize, title=title, cmap=cmap, figsize=figsize)
+                                 normalize=normalize, title=title, cmap=cmap, figsize=figsize, dpi=dpi, norm_dec=norm_dec)
 
 # %% ../nbs/08_interpret.ipynb #86b48b35
 @patch

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_learner.ipynb #6372b844
 from __future__ import annotations
-import copy, itertools, math, time, warnings
+import copy, itertools, math, sys, time, warnings
 from collections import namedtuple
 from contextlib import contextmanager
 from functools import partial
@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from fastcore.basics import patch, listify, camel2snake
 from fastprogress.fastprogress import master_bar, progress_bar, format_time
+from fastprogress.core import IN_NOTEBOOK
 from matplotlib.figure import Figure
 
 from .core import defaults, bf16_supported, writable_dir, atomic_save, reuse_heap, safe_load, _count
@@ -236,14 +237,31 @@ class LRFinder(ParamScheduler):
         if math.isfinite(l): self.best = min(self.best, l)
 
 # %% ../nbs/06_learner.ipynb #4e07e96a
+def _draws_bars() -> bool:
+    "Whether progress bars can be drawn: in a notebook, or on a terminal. (fastprogress's own test takes the method `isatty` for its answer, so it also writes its bars' '\\r' updates into log files and pipes.)"
+    if IN_NOTEBOOK: return True
+    try: return bool(sys.stdout.isatty())
+    except (AttributeError, ValueError): return False  # no stdout, or a closed one
+
+class _TableOnly:
+    "The epoch table of fastprogress's console master bar, without its bars: for output to a file or a pipe."
+    def on_iter_begin(self): pass
+    def update(self, val): pass
+    def on_iter_end(self): pass
+    def write(self, line, table=False):
+        if not table: print(line); return
+        if not hasattr(self, 'names'):
+            self.names = [n.ljust(8) for n in line]; print('  '.join(self.names))
+        else: print(''.join(t.ljust(len(n) + 2) for t, n in zip(line, self.names)).rstrip())
+
 class ProgressCallback(Callback):
-    "Progress bars while fitting and predicting, and a table per epoch: epoch, losses, metrics, time."
+    "Progress bars while fitting and predicting (on a terminal or in a notebook), and a table per epoch: epoch, losses, metrics, time."
     order = 60
     def __init__(self, quiet:bool=False): self.quiet, self.mbar, self.pbar = quiet, None, None # no bars, no table
 
     def before_fit(self):
         if self.quiet: return
-        self.mbar = master_bar(range(self.learn.n_epoch))
+        self.mbar = master_bar(range(self.learn.n_epoch)) if _draws_bars() else _TableOnly()
         self.mbar.on_iter_begin()
         rec = getattr(self.learn, 'recorder', None)
         if rec is not None: self.mbar.write(['epoch'] + rec.metrics_names + ['time'], table=True)
@@ -253,7 +271,7 @@ class ProgressCallback(Callback):
         if self.mbar is not None: self.mbar.update(self.learn.epoch)
 
     def _launch(self):
-        if self.quiet: return
+        if self.quiet or not _draws_bars(): return
         self.pbar = progress_bar(self.learn.dl, parent=self.mbar if self.learn.fitting else None, leave=False)
         self.pbar.update(0)
 

@@ -19,7 +19,7 @@ from .data import DatasetType, ImageDataBunch, ImageDataset, _dl_kwargs
 from .images import load_image, get_image_files, ImageLoadError
 from .transforms import ImageTransforms, transforms_side_on
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
-from .learner import Learner, SGD, accuracy, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT
+from .learner import Learner, SGD, accuracy, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT, _draws_bars
 
 # %% auto #0
 __all__ = ['VisionLearner', 'create_cnn', 'load_learner', 'TensorLoader', 'ActivationData', 'compute_activations', 'ConvLearner']
@@ -325,12 +325,12 @@ def compute_activations(learn, n_pre:int) -> dict:
     pre = learn._fused(nn.Sequential(learn.body, *list(learn.head)[:n_pre]).eval())  # BatchNorm folded, on a copy
     cl = any(isinstance(cb, ChannelsLast) for cb in learn.cbs)
     if cl: pre = pre.to(memory_format=torch.channels_last)
-    res = {}
+    res, bars = {}, _draws_bars() and not getattr(getattr(learn, 'progress', None), 'quiet', False)
     for k, dl in (('train', learn.data.fix_dl), ('valid', learn.data.valid_dl), ('test', learn.data.test_dl)):
         if dl is None or len(dl.dataset) == 0: continue
         xs, ys = [], []
         with torch.no_grad(), _eval_autocast(learn), learn.reuse_heap():
-            for xb, yb in progress_bar(dl, leave=False):
+            for xb, yb in (progress_bar(dl, leave=False) if bars else dl):
                 if cl: xb = xb.contiguous(memory_format=torch.channels_last)
                 xs.append(pre(xb).float().cpu()); ys.append(yb.cpu())
         res[k] = (torch.cat(xs), torch.cat(ys))

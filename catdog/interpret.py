@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math
 from numbers import Number
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,7 +14,6 @@ import matplotlib.pyplot as plt
 from matplotlib import colors as mcolors
 from fastcore.basics import patch
 
-from pathlib import Path
 from .data import DatasetType, ImageData
 
 # %% auto #0

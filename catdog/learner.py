@@ -848,8 +848,8 @@ def lr_find(self:Learner, start_lr=1e-7, # first learning rate (float, slice or 
     except ValueError:
         if finder.diverged is None: raise
         n, l, best = finder.diverged
-        raise ValueError(f"too few losses to suggest a learning rate: lr_find stopped after {n} batch{'es' if n > 1 else ''}, where the smoothed loss ({l:.3g}) "
-                         f"rose above 4 times its lowest ({best:.3g}), which it takes for divergence. A model that already "
+        raise ValueError(f"too few losses to suggest a learning rate: lr_find stopped after {n} batch{'es' if n > 1 else ''}, "
+                         f"where the smoothed loss ({l:.3g}) rose above 4 times its lowest ({best:.3g}), which it takes for divergence. A model that already "
                          f"fits its training batches has losses this small and noisy; lr_find(stop_div=False) runs all "
                          f"{num_it} batches (the curve so far: recorder.plot())") from None
 
@@ -906,7 +906,8 @@ def validate(self:Learner, dl=None, # predict on this loader; None: the `ds_type
     gather = _GatherRaw()
     with self.added_cbs(listify(callbacks) + [gather]): self._validate(dl)
     preds, targs = torch.cat(gather.preds), torch.cat(gather.targs)
-    return [gather.loss_sum / gather.n] + [float(m(preds, targs)) for m in (self.metrics if metrics is None else listify(metrics))]
+    metrics = self.metrics if metrics is None else listify(metrics)
+    return [gather.loss_sum / gather.n] + [float(m(preds, targs)) for m in metrics]
 
 # %% ../nbs/06_learner.ipynb #9620287e
 @patch

@@ -32,6 +32,12 @@ class DatasetType(Enum):
     Test = 3
     Fix = 4
 
+def _ds_type(ds_type) -> DatasetType:
+    "The `DatasetType` that `ds_type` is, or names as a string ('train', 'Valid', ...)."
+    if isinstance(ds_type, DatasetType): return ds_type
+    try: return DatasetType[ds_type.capitalize()]
+    except (KeyError, AttributeError): raise ValueError(f"ds_type must be one of {[t.name for t in DatasetType]}, got {ds_type!r}") from None
+
 class ImageDataset(Dataset):
     "Image files with integer labels: `ds[i] -> (normalised float CHW tensor, int)`."
     def __init__(self, fnames, # image files

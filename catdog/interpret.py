@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 from matplotlib import colors as mcolors
 from fastcore.basics import patch
 
-from .data import DatasetType, ImageData
+from .data import DatasetType, ImageData, _ds_type
 
 # %% auto #0
 __all__ = ['plots', 'rand_by_correct', 'most_by_correct', 'most_uncertain', 'plot_confusion_matrix',
@@ -70,23 +70,14 @@ def plots(ims,               # batch of images: HWC (or CHW) floats in [0,1] or 
     return _finish(fig)
 
 # %% ../nbs/08_interpret.ipynb #88c0a0a6
-def _set_name(ds_type) -> str|None:
-    "'Train', 'Valid' or 'Test' for a `DatasetType` or its name (None: 'Valid')."
-    if ds_type is None: return 'Valid'
-    return ds_type.capitalize() if isinstance(ds_type, str) else getattr(ds_type, 'name', None)
-
 def _dataset(data, ds_type):
-    "The dataset of `data` that `ds_type` (a `DatasetType` or its name) names."
-    name = _set_name(ds_type)
-    if name not in DatasetType.__members__:
-        raise ValueError(f"ds_type must be one of {list(DatasetType.__members__)}, got {ds_type!r}")
-    attr = {'Train': 'train_ds', 'Valid': 'valid_ds', 'Test': 'test_ds'}.get(name)
+    "The dataset of `data` that `ds_type` (a `DatasetType` or its name; None: the validation set) names."
+    t = _ds_type(DatasetType.Valid if ds_type is None else ds_type)
+    attr = {DatasetType.Train: 'train_ds', DatasetType.Valid: 'valid_ds', DatasetType.Test: 'test_ds'}.get(t)
     ds = getattr(data, attr, None) if attr else None
-    if ds is None and hasattr(data, 'dl'):
-        dl = data.dl(DatasetType[name])
-        ds = getattr(dl, 'dataset', None)
-    if ds is None: raise ValueError(f"the data has no {name.lower()} set (ds_type={ds_type!r})" if isinstance(ds_type, str)
-                                    else f"the data has no {name.lower()} set (ds_type={ds_type})")
+    if ds is None and hasattr(data, 'dl'): ds = getattr(data.dl(t), 'dataset', None)
+    if ds is None: raise ValueError(f"the data has no {t.name.lower()} set (ds_type={ds_type!r})" if isinstance(ds_type, str)
+                                    else f"the data has no {t.name.lower()} set (ds_type={ds_type})")
     return ds
 
 @patch
@@ -97,12 +88,12 @@ def show_batch(self:ImageData, rows:int=3, # a grid of `rows` x `rows` pictures
     "A grid of pictures of the `ds_type` set as the model gets them, titled with their classes (fastai v1's `show_batch`); returns the Figure."
     if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 1:
         raise ValueError(f"show_batch: `rows` must be a positive int, got {rows!r}")
-    name, ds = _set_name(ds_type), _dataset(self, ds_type)
-    if len(ds) == 0: raise ValueError(f"show_batch: the {str(name).lower()} set holds no pictures")
+    ds, t = _dataset(self, ds_type), _ds_type(DatasetType.Valid if ds_type is None else ds_type)
+    if len(ds) == 0: raise ValueError(f"show_batch: the {t.name.lower()} set holds no pictures")
     n = min(int(rows) ** 2, len(ds))
-    idxs = torch.randperm(len(ds))[:n].tolist() if name == 'Train' else list(range(n))
+    idxs = torch.randperm(len(ds))[:n].tolist() if t is DatasetType.Train else list(range(n))
     ims = ds.denorm(torch.stack([ds[i][0] for i in idxs]))
-    titles = [Path(ds.fnames[i]).name if name == 'Test' else ds.classes[ds.y[i]] for i in idxs]
+    titles = [Path(ds.fnames[i]).name if t is DatasetType.Test else ds.classes[ds.y[i]] for i in idxs]
     return plots(ims, figsize=figsize, rows=math.ceil(n / rows), titles=titles)
 
 # %% ../nbs/08_interpret.ipynb #879f67af

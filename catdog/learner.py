@@ -14,12 +14,12 @@ import numpy as np
 import torch
 from torch import nn
 from fastcore.basics import patch, listify, camel2snake
-from fastprogress.fastprogress import master_bar, progress_bar, format_time
+from fastprogress.fastprogress import master_bar, progress_bar, format_time, ConsoleMasterBar
 from fastprogress.core import IN_NOTEBOOK
 from matplotlib.figure import Figure
 
 from .core import defaults, bf16_supported, writable_dir, atomic_save, reuse_heap, safe_load, _count
-from .data import DatasetType
+from .data import DatasetType, _ds_type
 from .models import fold_bn
 from .fastconv import fast_depthwise, plain_depthwise, unpad_same, fuse_conv_act, fold_frozen_bn, unfold_frozen_bn
 from .schedulers import sched_exp, one_cycle_sched, sgdr_sched, sgdr_cycle_lens
@@ -244,15 +244,12 @@ def _draws_bars() -> bool:
     except (AttributeError, ValueError): return False  # no stdout, or a closed one
 
 class _TableOnly:
-    "The epoch table of fastprogress's console master bar, without its bars: for output to a file or a pipe."
+    "The epoch table of fastprogress's console master bar (its own `write`), without its bars: for output to a file or a pipe."
+    total_time = False
+    write = ConsoleMasterBar.write
     def on_iter_begin(self): pass
     def update(self, val): pass
     def on_iter_end(self): pass
-    def write(self, line, table=False):
-        if not table: print(line); return
-        if not hasattr(self, 'names'):
-            self.names = [n.ljust(8) for n in line]; print('  '.join(self.names))
-        else: print(''.join(t.ljust(len(n) + 2) for t, n in zip(line, self.names)).rstrip())
 
 class ProgressCallback(Callback):
     "Progress bars while fitting and predicting (on a terminal or in a notebook), and a table per epoch: epoch, losses, metrics, time."
@@ -861,12 +858,18 @@ _EMPTY_HINT = (" (a learner from load_learner has no images of its own: load_lea
 @patch
 def _dl_for(self:Learner, ds_type):
     "The data's loader for a `DatasetType` (or its name)."
-    if isinstance(ds_type, str):
-        try: ds_type = DatasetType[ds_type.capitalize()]
-        except KeyError: raise ValueError(f"ds_type must be one of {[t.name for t in DatasetType]}, got {ds_type!r}") from None
+    ds_type = _ds_type(ds_type)
     if hasattr(self.data, 'dl'): dl = self.data.dl(ds_type)
     else: dl = getattr(self.data, f'{ds_type.name.lower()}_dl', None)
     if dl is None: raise ValueError(f"data has no {ds_type.name.lower()} set (ds_type={ds_type})")
+    return dl
+
+@patch
+def _items_dl(self:Learner, ds_type, dl, caller:str, verb:str):
+    "`dl`, or else the `ds_type` set's loader; an error naming `caller` where it holds no items, nothing to `verb`."
+    if dl is None: dl, what = self._dl_for(ds_type), f"the {_ds_type(ds_type).name.lower()} set"
+    else: what = "the loader"
+    if _n_items(dl) == 0: raise ValueError(f"{caller}: {what} holds no items, nothing to {verb}{_EMPTY_HINT}")
     return dl
 
 @patch
@@ -875,9 +878,7 @@ def get_preds(self:Learner, ds_type:DatasetType=DatasetType.Valid, # which set (
               dl=None, # predict on this loader instead
              ):
     "Softmax probabilities and targets (and per-item losses) as CPU tensors, in the loader's order."
-    if dl is None: dl, what = self._dl_for(ds_type), f"the {getattr(ds_type, 'name', ds_type).lower()} set"
-    else: what = "the loader"
-    if _n_items(dl) == 0: raise ValueError(f"get_preds: {what} holds no items, nothing to predict{_EMPTY_HINT}")
+    dl = self._items_dl(ds_type, dl, 'get_preds', 'predict')
     gather = _GatherPreds(with_loss)
     with self.added_cbs(gather): self._validate(dl)
     res = [torch.cat(gather.preds), torch.cat(gather.targs)]
@@ -900,9 +901,7 @@ def validate(self:Learner, dl=None, # predict on this loader; None: the `ds_type
              ds_type:DatasetType=DatasetType.Valid, # which set (or its name), where `dl` is None
             ) -> list:
     "`[loss, *metrics]` on a set, computed as `fit` computes its table's after each epoch (fastai v1's `validate`)."
-    if dl is None: dl, what = self._dl_for(ds_type), f"the {getattr(ds_type, 'name', ds_type).lower()} set"
-    else: what = "the loader"
-    if _n_items(dl) == 0: raise ValueError(f"validate: {what} holds no items, nothing to score{_EMPTY_HINT}")
+    dl = self._items_dl(ds_type, dl, 'validate', 'score')
     gather = _GatherRaw()
     with self.added_cbs(listify(callbacks) + [gather]): self._validate(dl)
     preds, targs = torch.cat(gather.preds), torch.cat(gather.targs)

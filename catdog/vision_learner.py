@@ -15,7 +15,7 @@ from fastprogress.fastprogress import progress_bar
 from fastcore.basics import patch
 
 from .core import defaults, atomic_save, writable_dir, safe_load, _count
-from .data import DatasetType, ImageDataBunch, ImageDataset, _dl_kwargs
+from .data import DatasetType, ImageDataBunch, ImageDataset, _dl_kwargs, _ds_type
 from .images import load_image, get_image_files, ImageLoadError
 from .transforms import ImageTransforms, transforms_side_on
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
@@ -143,10 +143,9 @@ class _Versions:
 def _tta_probs(learn, ds_type=DatasetType.Valid, n_aug:int=4) -> tuple:
     "Plain probabilities, the `n_aug` augmented ones stacked, and the targets."
     n_aug, data = _count(n_aug, 'n_aug'), learn.data
-    try: plain_dl = learn._dl_for(ds_type)  # a DatasetType or its name, as get_preds takes
+    try: ds_type = _ds_type(ds_type); plain_dl = learn._dl_for(ds_type)  # a DatasetType or its name, as get_preds takes
     except ValueError as e: raise ValueError(f"TTA: {e}") from None
-    name = ds_type.lower() if isinstance(ds_type, str) else ds_type.name.lower()
-    if _n_items(plain_dl) == 0: raise ValueError(f"TTA: the {name} set holds no images{_EMPTY_HINT}")
+    if _n_items(plain_dl) == 0: raise ValueError(f"TTA: the {ds_type.name.lower()} set holds no images{_EMPTY_HINT}")
     if not n_aug:
         probs, y = learn.get_preds(dl=plain_dl)
         return probs, probs[None], y

@@ -18,7 +18,7 @@ from .data import DatasetType, ImageData, _ds_type
 
 # %% auto #0
 __all__ = ['plots', 'rand_by_correct', 'most_by_correct', 'most_uncertain', 'plot_confusion_matrix',
-           'ClassificationInterpretation']
+           'ClassificationInterpretation', 'gradcam']
 
 # %% ../nbs/08_interpret.ipynb #da278c45
 def _finish(fig):
@@ -196,12 +196,14 @@ def plot_confusion_matrix(cm,                        # (c, c) matrix, rows = act
 # %% ../nbs/08_interpret.ipynb #f099f5e5
 class ClassificationInterpretation:
     "Interpretation of a classifier's predictions: top losses, confusion matrix, most confused classes."
-    def __init__(self, data,       # the data (`classes`, and the dataset the predictions were made on)
+    def __init__(self, data,       # the data (`classes`, and the dataset the predictions were made on), or the learner
                  preds,            # (n, c) predicted probabilities
                  y,                # (n,) actual classes
                  losses,           # (n,) loss of each item
-                 ds_type=DatasetType.Valid): # which dataset of `data` the predictions are for
-        self.data, self.ds_type = data, ds_type
+                 ds_type=DatasetType.Valid, # which dataset of `data` the predictions are for
+                 learn=None):      # the learner that made them (what `plot_top_losses(heatmap=True)` looks inside)
+        if learn is None and hasattr(data, 'get_preds') and hasattr(data, 'data'): learn, data = data, data.data  # later fastai v1's order
+        self.data, self.ds_type, self.learn = data, ds_type, learn
         self.preds = torch.as_tensor(np.asarray(preds) if not isinstance(preds, torch.Tensor) else preds).float().cpu()
         self.y_true = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y).long().cpu()
         self.losses = torch.as_tensor(np.asarray(losses) if not isinstance(losses, torch.Tensor) else losses).float().cpu()
@@ -221,7 +223,7 @@ class ClassificationInterpretation:
                      ds_type=DatasetType.Valid):   # which dataset to predict on
         "Interpretation of `learn`'s predictions on the `ds_type` dataset."
         preds, y, losses = learn.get_preds(ds_type=ds_type, with_loss=True)
-        return cls(learn.data, preds, y, losses, ds_type=ds_type)
+        return cls(learn.data, preds, y, losses, ds_type=ds_type, learn=learn)
 
     def __len__(self): return len(self.y_true)
     def __repr__(self): return f'{type(self).__name__}({len(self)} items, {len(self.data.classes)} classes)'
@@ -236,14 +238,55 @@ def top_losses(self:ClassificationInterpretation,
         raise ValueError(f"top_losses: `k` must be None (all) or an int of 0 or more, got {k!r}")
     return self.losses.topk(len(self.losses) if k is None else min(k, len(self.losses)), largest=largest)
 
+# %% ../nbs/08_interpret.ipynb #710eb1ef
+def _check_cam_learner(learn):
+    "Refuse, with how to fix it, a learner Grad-CAM cannot look inside."
+    if learn is None:
+        raise ValueError("a heatmap looks inside the model, and this interpretation has none: make it with "
+                         "ClassificationInterpretation.from_learner(learn), or pass learn=")
+    if not all(isinstance(getattr(learn, a, None), torch.nn.Module) for a in ('body', 'head')):
+        raise ValueError(f"a heatmap needs a model in two parts, `body` then `head`, as create_cnn and "
+                         f"ConvLearner.pretrained build it; {type(learn).__name__} has no `body` and `head`")
+
+def gradcam(learn,          # a learner whose model is `body` then `head` (`create_cnn`, `ConvLearner.pretrained`)
+            x,              # one normalised image (C, H, W), as `ds[i][0]` gives it
+            cl:int|None=None, # the class whose score is explained; None: the predicted class
+           ) -> torch.Tensor:
+    "Grad-CAM map of class `cl` for `x`: (h, w) over the cells of the body's last activations, 0 where they lower the score."
+    _check_cam_learner(learn)
+    body, head = learn.body, learn.head
+    if not (isinstance(x, torch.Tensor) and x.ndim == 3 and x.is_floating_point()):
+        raise ValueError(f"gradcam: `x` must be one normalised image, a float (C, H, W) tensor as ds[i][0] gives it, got "
+                         f"{type(x).__name__}{' of shape ' + str(tuple(x.shape)) if hasattr(x, 'shape') else ''}")
+    p = next(body.parameters(), None)
+    modes = [(m, m.training) for m in (*body.modules(), *head.modules())]
+    body.eval(); head.eval()
+    try:
+        with torch.no_grad(): acts = body(x[None].to(p.device if p is not None else 'cpu', torch.float32)).float()
+        acts.requires_grad_()
+        with torch.enable_grad():
+            out = head(acts)[0]
+            if cl is None: cl = int(out.argmax())
+            if isinstance(cl, bool) or not isinstance(cl, (int, np.integer)) or not 0 <= cl < len(out):
+                raise ValueError(f"gradcam: `cl` must be a class index from 0 to {len(out) - 1}, got {cl!r}")
+            grad, = torch.autograd.grad(out[int(cl)], acts)
+    finally:
+        for m, t in modes: m.training = t
+    return torch.relu((acts[0].detach() * grad[0].mean((1, 2))[:, None, None]).sum(0)).cpu()
+
 # %% ../nbs/08_interpret.ipynb #cfe65046
 @patch
 def plot_top_losses(self:ClassificationInterpretation,
                     k,                 # how many images (a square grid: 4, 9, 16 look best)
                     largest=True,      # largest losses; False: smallest
-                    figsize=(12, 12)): # figure size in inches
+                    figsize=(12, 12),  # figure size in inches
+                    heatmap=False,     # overlay each image's Grad-CAM map for its actual class
+                    heatmap_thresh=16, # no overlay where the body's last activations have fewer cells than this
+                    alpha=0.6,         # opacity of the overlay
+                    cmap='magma'):     # colormap of the overlay
     "Show the `k` images with the largest losses; titles: prediction/actual/loss/probability of actual."
     if not isinstance(k, int) or k < 1: raise ValueError(f"plot_top_losses: `k` must be a positive int, got {k!r}")
+    if heatmap: _check_cam_learner(self.learn)
     losses, idxs = self.top_losses(k, largest)
     ds, classes = _dataset(self.data, self.ds_type), self.data.classes
     rows = math.ceil(math.sqrt(len(idxs)))
@@ -256,7 +299,14 @@ def plot_top_losses(self:ClassificationInterpretation,
     for n, ax in enumerate(axs.flat):
         if n >= len(idxs): ax.remove(); continue
         i = int(idxs[n])
-        ax.imshow(_to_hwc(ds.denorm(ds[i][0]), i), interpolation='none')
+        x = ds[i][0]
+        im = _to_hwc(ds.denorm(x), i)
+        ax.imshow(im, interpolation='none')
+        if heatmap:
+            cam = gradcam(self.learn, x, int(self.y_true[i]))
+            if cam.numel() >= heatmap_thresh:  # over the photo's pixels exactly: the same axes limits
+                ax.imshow(cam.numpy(), alpha=alpha, cmap=cmap, interpolation='bilinear',
+                          extent=(-0.5, im.shape[1] - 0.5, im.shape[0] - 0.5, -0.5))
         ax.set_title(titles[n], fontsize=fs)
         ax.axis('off')
     fig.tight_layout()

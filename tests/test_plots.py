@@ -275,3 +275,53 @@ def test_show_batch_augmentation_grid(sample_path, tmp_path):
     val = data.show_batch(rows=2, ds_type='valid')  # in order, no augmentation: the validation pictures themselves
     np.testing.assert_allclose(val.axes[1].images[0].get_array(), data.val_ds.denorm(data.val_ds[1][0]), atol=1e-6)
     assert val.axes[1].get_title() == data.classes[data.val_y[1]]
+
+
+def test_gradcam_heatmaps_on_real_photos(sample_path, tmp_path):
+    """`plot_top_losses(heatmap=True)` on a model trained on real photos. Grad-CAM must point at what the model uses:
+    greying the quarter of each photo it marks hottest must cost the actual class far more log-odds than greying the coldest quarter."""
+    import shutil
+    import torch.nn.functional as F
+    from catdog.all import (ImageDataBunch, ImageClassifierData, ConvLearner, create_cnn, get_transforms, models,
+                            accuracy, gradcam, tfms_from_model)
+    from catdog.vision_learner import _predict_batch
+    for split, n in (('train', 60), ('valid', 24)):
+        for c in ('cats', 'dogs'):
+            (tmp_path/split/c).mkdir(parents=True)
+            for f in sorted((sample_path/split/c).iterdir())[:n]: shutil.copy(f, tmp_path/split/c/f.name)
+    torch.manual_seed(0)
+    data = ImageDataBunch.from_folder(tmp_path, ds_tfms=get_transforms(), size=224, bs=16, num_workers=0)
+    learn = create_cnn(data, models.efficientnet_lite0, metrics=accuracy, quiet=True)
+    learn.fit_one_cycle(2, 1e-2)
+    interp = ClassificationInterpretation.from_learner(learn)
+    fig = interp.plot_top_losses(9, heatmap=True, figsize=(8, 8))
+    assert_not_blank(render(fig, tmp_path, 'top_losses_heatmap'))
+    assert len(fig.axes) == 9
+    for ax in fig.axes:
+        photo, over = ax.images
+        assert over.get_array().shape == (7, 7) and over.get_extent() == photo.get_extent()
+    weights = {k: v.clone() for k, v in learn.model.state_dict().items()}
+    grads = [None if p.grad is None else p.grad.clone() for p in learn.model.parameters()]
+    ds, drops = data.valid_ds, []
+    def log_odds(x, y):
+        p = _predict_batch(learn, learn.data.one_item(x))[0]
+        return float(p[y].log() - p[1 - y].log())
+    for i in range(len(ds)):
+        x, y = ds[i]
+        cam = F.interpolate(gradcam(learn, x, y)[None, None], size=x.shape[-2:], mode='bilinear')[0, 0]
+        q = cam.flatten().sort().values
+        hot, cold = cam >= q[-len(q) // 4], cam <= q[len(q) // 4]
+        base = log_odds(x, y)
+        drops.append((base - log_odds(x * ~hot, y), base - log_odds(x * ~cold, y)))  # 0 is the mean colour
+    hot_drop, cold_drop = np.array(drops).T
+    assert hot_drop.mean() > cold_drop.mean() + 3, (hot_drop.mean(), cold_drop.mean())  # measured: 14.0 against -1.7
+    assert (hot_drop > cold_drop).mean() >= 0.75, drops                                  # measured: 0.94
+    assert all(torch.equal(v, learn.model.state_dict()[k]) for k, v in weights.items())
+    assert all((a is None and p.grad is None) or torch.equal(a, p.grad) for a, p in zip(grads, learn.model.parameters()))
+    # fastai 0.7's learner, precomputing: the same map from the full model, while the head trains on activations
+    data7 = ImageClassifierData.from_paths(tmp_path, tfms=tfms_from_model(models.efficientnet_lite0, 224), bs=16, num_workers=0)
+    learn7 = ConvLearner.pretrained(models.efficientnet_lite0, data7, precompute=True, quiet=True)
+    x, y = data7.val_ds[0]
+    cam7 = gradcam(learn7, x, y)
+    learn7.precompute = False
+    assert cam7.shape == (7, 7) and torch.allclose(cam7, gradcam(learn7, x, y))

@@ -20,6 +20,7 @@ from .images import load_image, get_image_files, ImageLoadError
 from .transforms import ImageTransforms, transforms_side_on
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
 from .learner import Learner, SGD, accuracy, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT, _draws_bars
+from .hooks import PrettyString
 
 # %% auto #0
 __all__ = ['VisionLearner', 'create_cnn', 'load_learner', 'TensorLoader', 'ActivationData', 'compute_activations', 'ConvLearner']
@@ -488,3 +489,7 @@ class ConvLearner(VisionLearner):
     def export(self, fname='export.pth'):
         "`VisionLearner.export` of the full model."
         with self._images(): return super().export(fname)
+
+    def summary(self) -> PrettyString:
+        "`Learner.summary` of the full model, also in precompute mode (where the head alone trains, on activations)."
+        with self._images(): return super().summary()

@@ -15,6 +15,7 @@ from matplotlib import colors as mcolors
 from fastcore.basics import patch
 
 from .data import DatasetType, ImageData, _ds_type
+from .learner import Learner
 
 # %% auto #0
 __all__ = ['plots', 'rand_by_correct', 'most_by_correct', 'most_uncertain', 'plot_confusion_matrix',
@@ -227,6 +228,13 @@ class ClassificationInterpretation:
 
     def __len__(self): return len(self.y_true)
     def __repr__(self): return f'{type(self).__name__}({len(self)} items, {len(self.data.classes)} classes)'
+
+# %% ../nbs/08_interpret.ipynb #0b325e66
+@patch
+def interpret(self:Learner, ds_type=DatasetType.Valid, # which dataset to predict on (or its name)
+             ) -> ClassificationInterpretation:
+    "`ClassificationInterpretation.from_learner(self, ds_type)`, as fastai v1's `learn.interpret()`."
+    return ClassificationInterpretation.from_learner(self, ds_type)
 
 # %% ../nbs/08_interpret.ipynb #445b3504
 @patch

@@ -23,7 +23,8 @@ from .learner import Learner, SGD, accuracy, MixedPrecision, ChannelsLast, _n_it
 from .hooks import PrettyString
 
 # %% auto #0
-__all__ = ['VisionLearner', 'create_cnn', 'load_learner', 'TensorLoader', 'ActivationData', 'compute_activations', 'ConvLearner']
+__all__ = ['cnn_learner', 'VisionLearner', 'create_cnn', 'load_learner', 'TensorLoader', 'ActivationData', 'compute_activations',
+           'ConvLearner']
 
 # %% ../nbs/07_vision_learner.ipynb #e72aae83
 def _match_norm(data, stats):
@@ -33,7 +34,8 @@ def _match_norm(data, stats):
         if hasattr(data, 'normalize'): data.normalize(stats)
         return
     if not np.allclose(np.array(norm.stats, dtype=float), np.array(stats, dtype=float), atol=1e-4):
-        warnings.warn(f"the data is normalised with {norm.stats}, but the pretrained model was trained with {tuple(stats)}; "
+        fmt = lambda s: tuple(tuple(round(float(v), 4) for v in part) for part in s)  # stored as float32: 0.485, not 0.48500001430511475
+        warnings.warn(f"the data is normalised with {fmt(norm.stats)}, but the pretrained model was trained with {fmt(stats)}; "
                       f"keeping the data's (call data.normalize() with the arch's stats, or build the transforms with "
                       f"tfms_from_model, to match).", stacklevel=3)
 
@@ -94,6 +96,9 @@ def create_cnn(data, # an `ImageData` (`ImageClassifierData` or `ImageDataBunch`
     learn.layer_groups = (split_on or meta['split'])(model)
     if pretrained: learn.freeze()
     return learn
+
+# %% ../nbs/07_vision_learner.ipynb #7d14e3dd
+cnn_learner = create_cnn
 
 # %% ../nbs/07_vision_learner.ipynb #51d97a88
 def _eval_autocast(learn):

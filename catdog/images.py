@@ -126,13 +126,39 @@ def find_bad_images(fnames, # image files
     with ThreadPoolExecutor(max_workers or num_cpus()) as ex:
         return [f for f in ex.map(_check, fnames, [sz]*len(fnames)) if f is not None]
 
+def _shrink(fn:Path, max_size:int) -> bool:
+    "Rewrite `fn` (atomically, same format, upright) with its longer side at most `max_size`; True if it was larger."
+    with _naming_file(fn), Image.open(fn) as im:
+        if max(im.size) <= max_size or getattr(im, 'n_frames', 1) > 1: return False  # an animation keeps its frames
+        fmt = im.format
+        im = ImageOps.exif_transpose(im)  # the orientation goes into the pixels: the tag would turn the new pixels again
+        r = max_size / max(im.size)
+        im = im.resize((max(1, round(im.width * r)), max(1, round(im.height * r))), Image.Resampling.LANCZOS)
+    kw = {k: im.info[k] for k in ('icc_profile', 'exif', 'dpi') if k in im.info}
+    if fmt in ('JPEG', 'WEBP'): kw['quality'] = 95
+    tmp = fn.with_name(f'.{fn.name}.tmp')  # hidden: get_image_files skips it, should a crash leave it behind
+    try:
+        im.save(tmp, format=fmt, **kw)
+        os.replace(tmp, fn)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, Exception): raise ImageLoadError(f"cannot write the resized image {fn}: {e}") from e
+        raise
+    return True
+
 def verify_images(path, # folder (searched recursively) or list of files
                   delete:bool=False, # remove the broken files
                   max_workers:int|None=None, # threads; default: number of CPUs
+                  max_size:int|None=None, # also resize, in place, every readable image whose longer side is above this (fastai v1)
                  ) -> list[Path]:
     "Decode every image under `path` fully; return the broken ones (and delete them if `delete`)."
-    fnames = get_image_files(path) if isinstance(path, (str, os.PathLike)) else list(path)
+    if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, (int, np.integer)) or max_size < 1):
+        raise ValueError(f"verify_images: `max_size` must be a positive int (pixels of the longer side), got {max_size!r}")
+    fnames = get_image_files(path) if isinstance(path, (str, os.PathLike)) else [Path(f) for f in path]
     bad = find_bad_images(fnames, max_workers=max_workers)
     if delete:
         for f in bad: f.unlink(missing_ok=True)
+    if max_size is not None:
+        good = sorted(set(fnames) - set(bad))
+        with ThreadPoolExecutor(max_workers or num_cpus()) as ex: list(ex.map(_shrink, good, [int(max_size)] * len(good)))
     return bad

@@ -131,6 +131,17 @@ def _count(v, name:str, least:int=0) -> int:
     if not whole or v < least: raise ValueError(f"{name} must be a whole number of at least {least}, got {v!r}")
     return int(v)
 
+# %% ../nbs/00_core.ipynb #24cbaf7e
+@contextmanager
+def _eval_mode(*ms:torch.nn.Module):
+    "The modules `ms` in eval mode for the duration; afterwards each of their sub-modules in its own mode again."
+    modes = [(o, o.training) for m in ms for o in m.modules()]
+    try:
+        for m in ms: m.eval()
+        yield
+    finally:
+        for o, t in modes: o.training = t
+
 # %% ../nbs/00_core.ipynb #cd69115e
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc's `mallopt` parameters (malloc.h)
 _heap = dict(depth=0, lock=threading.Lock(), fork_hook=False)

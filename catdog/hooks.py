@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from fastcore.basics import patch
 
+from .core import _eval_mode
 from .learner import Learner
 
 # %% auto #0
@@ -101,19 +102,17 @@ def summary(self:Learner) -> PrettyString:
     # a layer: a module with parameters of its own (timm's BatchNormAct2d holds its activation), or one with no sub-modules
     layers = [m for m in self.model.modules() if not isinstance(m, nn.Identity)
               and (any(True for _ in m.parameters(recurse=False)) or not any(True for _ in m.children()))]
-    rows, open_rows, handles, modes = [], {}, [], [(m, m.training) for m in self.model.modules()]
+    rows, open_rows, handles = [], {}, []
     def start(m, i):  # a row when the layer starts, so that a layer comes before the layers it calls
         own = list(m.parameters(recurse=False))
         open_rows.setdefault(m, []).append(len(rows))
         rows.append([type(m).__name__, '', sum(p.numel() for p in own), any(p.requires_grad for p in own)])
     def end(m, i, o): rows[open_rows[m].pop()][1] = _shape(o)
-    self.model.eval()
     try:
         for m in layers: handles += [m.register_forward_pre_hook(start), m.register_forward_hook(end)]
-        with torch.no_grad(): self.model(x)
+        with torch.no_grad(), _eval_mode(self.model): self.model(x)
     finally:
         for h in handles: h.remove()
-        for m, t in modes: m.training = t
     params = list(self.model.parameters())
     total, trainable = sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
     w = 78

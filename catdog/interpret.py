@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 from matplotlib import colors as mcolors
 from fastcore.basics import patch
 
+from .core import _eval_mode
 from .data import DatasetType, ImageData, _ds_type
 from .learner import Learner
 
@@ -267,9 +268,7 @@ def gradcam(learn,          # a learner whose model is `body` then `head` (`crea
         raise ValueError(f"gradcam: `x` must be one normalised image, a float (C, H, W) tensor as ds[i][0] gives it, got "
                          f"{type(x).__name__}{' of shape ' + str(tuple(x.shape)) if hasattr(x, 'shape') else ''}")
     p = next(body.parameters(), None)
-    modes = [(m, m.training) for m in (*body.modules(), *head.modules())]
-    body.eval(); head.eval()
-    try:
+    with _eval_mode(body, head):
         with torch.no_grad(): acts = body(x[None].to(p.device if p is not None else 'cpu', torch.float32)).float()
         acts.requires_grad_()
         with torch.enable_grad():
@@ -278,8 +277,6 @@ def gradcam(learn,          # a learner whose model is `body` then `head` (`crea
             if isinstance(cl, bool) or not isinstance(cl, (int, np.integer)) or not 0 <= cl < len(out):
                 raise ValueError(f"gradcam: `cl` must be a class index from 0 to {len(out) - 1}, got {cl!r}")
             grad, = torch.autograd.grad(out[int(cl)], acts)
-    finally:
-        for m, t in modes: m.training = t
     return torch.relu((acts[0].detach() * grad[0].mean((1, 2))[:, None, None]).sum(0)).cpu()
 
 # %% ../nbs/08_interpret.ipynb #cfe65046

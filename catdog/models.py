@@ -13,6 +13,7 @@ from torch import nn
 import torch.nn.functional as F
 import torchvision
 
+from .core import _eval_mode
 from .transforms import imagenet_stats, tfms_from_stats
 
 # %% auto #0
@@ -396,10 +397,7 @@ def create_body(arch, # an arch function (`models.resnet34`) or a timm model nam
 def num_features_model(m:nn.Module) -> int: # a body
     "Number of channels of the feature map `m` outputs (run on a small dummy batch)."
     p = next(m.parameters())
-    training = m.training
-    try:
-        with torch.no_grad(): return m.eval()(torch.zeros(1, 3, 64, 64, dtype=p.dtype, device=p.device)).shape[1]
-    finally: m.train(training)
+    with torch.no_grad(), _eval_mode(m): return m(torch.zeros(1, 3, 64, 64, dtype=p.dtype, device=p.device)).shape[1]
 
 # %% ../nbs/04_models.ipynb #d80cb1ce
 def tfms_from_model(arch, # an arch function or a timm model name
@@ -452,20 +450,16 @@ def same_outputs(model:nn.Module, # the original, in any mode
     "Whether `other` gives `model`'s eval-mode outputs (in fp32 within 1e-3, or under bf16 autocast within 2e-2) on random images of each size; the images come from their own generator (the caller's random numbers are left alone) and every module's mode is restored."
     p = next(model.parameters())
     g = torch.Generator(p.device).manual_seed(0)
-    modes = [(o, o.training) for o in model.modules()]  # restored one by one: a wrapper's mode may differ from its layers'
-    try:
-        tol = 2e-2 if bf16 else 1e-3
-        with torch.no_grad(), torch.autocast(p.device.type, dtype=torch.bfloat16, enabled=bf16):  # else in fp32, also when called under autocast
-            for sz in sizes:
-                x = torch.randn(2, 3, sz, sz, generator=g, device=p.device, dtype=p.dtype)
-                if bf16: x = x.contiguous(memory_format=torch.channels_last)
-                a, b = model.eval()(x), other(x)
-                if not isinstance(a, torch.Tensor) or a.shape != b.shape: return False
-                a, b = a.float(), b.float()
-                if not torch.allclose(a, b, rtol=tol, atol=tol * a.abs().max().item()):
-                    return False
-    finally:
-        for o, t in modes: o.training = t
+    tol = 2e-2 if bf16 else 1e-3
+    with _eval_mode(model), torch.no_grad(), torch.autocast(p.device.type, dtype=torch.bfloat16, enabled=bf16):  # else in fp32, also when called under autocast
+        for sz in sizes:
+            x = torch.randn(2, 3, sz, sz, generator=g, device=p.device, dtype=p.dtype)
+            if bf16: x = x.contiguous(memory_format=torch.channels_last)
+            a, b = model(x), other(x)
+            if not isinstance(a, torch.Tensor) or a.shape != b.shape: return False
+            a, b = a.float(), b.float()
+            if not torch.allclose(a, b, rtol=tol, atol=tol * a.abs().max().item()):
+                return False
     return True
 
 def fold_bn(body:nn.Module, # a body (or any model) whose BatchNorms follow their convolutions

@@ -1,6 +1,7 @@
 """Plots of `catdog.interpret`, rendered to PNG: not blank, the expected axes and images, legible labels.
 
-Synthetic data only (generated pictures, made-up predictions); the lesson notebook exercises real photos.
+Mostly synthetic data (generated pictures, made-up predictions); the augmentation grid and the Grad-CAM heatmaps
+use the shared sample's photos, as do the course notebooks.
 Set CATDOG_KEEP_PNG=some/dir to keep the rendered PNGs for a look.
 """
 import os, warnings

@@ -418,11 +418,16 @@ def _test_folder(path:Path, name:str|None) -> list[Path]|None:
     if not test: raise ValueError(f"Test folder {path/name} holds no images")
     return test
 
+def _split_at(fnames, y, classes, val_idxs):
+    "Training `(files, labels, classes)` and validation `(files, labels)`: the items at `val_idxs` validate."
+    is_val = np.zeros(len(y), bool); is_val[val_idxs] = True
+    return ([f for f, v in zip(fnames, is_val) if not v], y[~is_val], classes), ([f for f, v in zip(fnames, is_val) if v], y[is_val])
+
 def _split_labelled(fnames, y, classes, valid_pct:float, seed:int, where:str):
     "Training `(files, labels, classes)` and validation `(files, labels)`: a random `valid_pct` of each class validates."
-    is_val = np.zeros(len(y), bool); is_val[split_by_rand_pct(y, valid_pct, seed)] = True
-    if not is_val.any(): raise ValueError(f"valid_pct={valid_pct} of the {len(y)} images {where} rounds to no validation image in any class: hold out a larger fraction")
-    return ([f for f, v in zip(fnames, is_val) if not v], y[~is_val], classes), ([f for f, v in zip(fnames, is_val) if v], y[is_val])
+    val_idxs = split_by_rand_pct(y, valid_pct, seed)
+    if not len(val_idxs): raise ValueError(f"valid_pct={valid_pct} of the {len(y)} images {where} rounds to no validation image in any class: hold out a larger fraction")
+    return _split_at(fnames, y, classes, val_idxs)
 
 class ImageClassifierData(ImageData):
     "fastai 0.7's data object: `from_paths` (a folder per class) or `from_csv` (a labels file)."
@@ -482,9 +487,7 @@ class ImageClassifierData(ImageData):
         n = len(fnames)
         val_idxs = get_cv_idxs(n) if val_idxs is None else np.asarray(val_idxs, dtype=np.int64)
         if len(val_idxs) and (val_idxs.min() < 0 or val_idxs.max() >= n): raise IndexError(f"val_idxs out of range for {n} rows of {csv_fname}")
-        is_val = np.zeros(n, bool); is_val[val_idxs] = True
-        trn = ([f for f, v in zip(fnames, is_val) if not v], y[~is_val], classes)
-        val = ([f for f, v in zip(fnames, is_val) if v], y[is_val])
+        trn, val = _split_at(fnames, y, classes, val_idxs)
         return cls._build(path, trn, val, _test_folder(path, test_name), _default_tfms(tfms), bs, num_workers, skip_bad)
 
     def resize(self, targ_sz:int, # short side of the cached copies

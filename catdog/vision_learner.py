@@ -251,10 +251,12 @@ def load_learner(path, # a file written by `learn.export`, or (as fastai v1) the
     if cfg.get('custom_split') and split_on is None:
         raise ValueError(f"{fname} was exported with a callable split_on: pass the same function, load_learner(fname, split_on=...)")
     data = _inference_data(fname.parent, state, test)
-    learn = create_cnn(data, get_arch(state['arch']), pretrained=False, cut=cut if cut is not None else cfg.get('cut'),
-                       split_on=split_on, lin_ftrs=cfg.get('lin_ftrs'), ps=cfg.get('ps', 0.5), custom_head=custom_head,
-                       concat_pool=cfg.get('concat_pool', True), bn_final=cfg.get('bn_final', False), device=device,
-                       quiet=kwargs.pop('quiet', True), **kwargs)
+    with warnings.catch_warnings():  # the model learnt on data normalised so: the warning create_cnn gave then is no news now
+        warnings.filterwarnings('ignore', message='the data is normalised with')
+        learn = create_cnn(data, get_arch(state['arch']), pretrained=False, cut=cut if cut is not None else cfg.get('cut'),
+                           split_on=split_on, lin_ftrs=cfg.get('lin_ftrs'), ps=cfg.get('ps', 0.5), custom_head=custom_head,
+                           concat_pool=cfg.get('concat_pool', True), bn_final=cfg.get('bn_final', False), device=device,
+                           quiet=kwargs.pop('quiet', True), **kwargs)
     sd = state['model']
     own = learn.model.state_dict()
     bad = [k for k in sd if k in own and own[k].shape != sd[k].shape]

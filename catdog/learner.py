@@ -450,6 +450,7 @@ class Learner:
                  path=None, # where `model_dir` lives; default `data.path`
                  model_dir='models', # folder (under `path`) for `save`/`load`
                  callbacks=None, # extra callbacks, kept for every fit
+                 callback_fns=None, # functions `f(learn) -> callback` (fastai v1's, as `partial(SaveModelCallback, monitor='accuracy')`): each fit makes its own
                  wd:float=1e-2, # weight decay (decoupled for Adam)
                  layer_groups=None, # list of modules splitting `model`; default `[model]`
                  train_bn:bool=False, # keep BatchNorm layers of frozen groups training (fastai v1); False: frozen like the rest (0.7)
@@ -463,6 +464,11 @@ class Learner:
         if not isinstance(model, nn.Module): raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
         if getattr(data, 'train_dl', None) is None: raise ValueError("data has no train_dl")
         self.data, self.opt_func, self.wd, self.train_bn, self.model_dir = data, opt_func, wd, train_bn, model_dir
+        self.callback_fns = listify(callback_fns)
+        for f in self.callback_fns:
+            if not callable(f):
+                raise TypeError(f"callback_fns holds functions that make a callback from the learner, as partial(SaveModelCallback, "
+                                f"monitor='accuracy'); got {f!r} (a callback itself goes in callbacks=)")
         self.bn_eval, self.fuse_bn, self._eval_model = bn_eval, fuse_bn, None
         self.loss_func = loss_func if loss_func is not None else nn.CrossEntropyLoss()
         self.metrics = listify(metrics)
@@ -612,7 +618,7 @@ class Learner:
         if self.opt is None: self.create_opt(lrs, wd)
         self.set_hyper('lr', lrs); self.set_hyper('wd', self.wd if wd is None else wd)
         self.n_epoch, self.epoch, self.train_iter = epochs, 0, 0
-        with self.added_cbs(callbacks), self.reuse_heap():
+        with self.added_cbs([f(self) for f in self.callback_fns] + listify(callbacks)), self.reuse_heap():
             self.fitting = True
             try:
                 try: self('before_fit'); self._do_fit()

@@ -16,13 +16,14 @@ from .fastconv import *
 from .schedulers import *
 from .learner import *
 from .hooks import *
+from .tracker import *
 from .vision_learner import *
 from .distributed import *
 from .interpret import *
 
 # %% ../nbs/89_all.ipynb #b92777f6
 import catdog.core, catdog.images, catdog.transforms, catdog.data, catdog.external, catdog.models, catdog.fastconv
-import catdog.schedulers, catdog.learner, catdog.hooks, catdog.vision_learner, catdog.distributed, catdog.interpret
+import catdog.schedulers, catdog.learner, catdog.hooks, catdog.tracker, catdog.vision_learner, catdog.distributed, catdog.interpret
 _mods = (catdog.core, catdog.images, catdog.transforms, catdog.data, catdog.external, catdog.models, catdog.fastconv,
-         catdog.schedulers, catdog.learner, catdog.hooks, catdog.vision_learner, catdog.distributed, catdog.interpret)
+         catdog.schedulers, catdog.learner, catdog.hooks, catdog.tracker, catdog.vision_learner, catdog.distributed, catdog.interpret)
 __all__ = [n for m in _mods for n in m.__all__]

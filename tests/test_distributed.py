@@ -18,6 +18,7 @@ SCRIPT = textwrap.dedent('''
     from catdog.data import ImageClassifierData
     from catdog.models import efficientnet_lite0, tfms_from_model
     from catdog.vision_learner import create_cnn, load_learner
+    from catdog.tracker import SaveModelCallback
 
     data_path, out, bs = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     rank, ws = setup_distributed()
@@ -48,7 +49,7 @@ SCRIPT = textwrap.dedent('''
     learn.save('stage1')
     learn.load('stage1')  # every rank reads the file rank 0 wrote
     learn.freeze_to(1)  # the body's second half trains too: DDP wraps it with the head, BatchNorm layers included
-    learn.fit_one_cycle(1, slice(1e-5, 1e-3), callbacks=shards)
+    learn.fit_one_cycle(1, slice(1e-5, 1e-3), callbacks=[shards, SaveModelCallback(monitor='accuracy', name='best')])  # saved by rank 0, loaded by all
     exp = learn.export()
     inf = load_learner(exp)
     probs, y = learn.get_preds()
@@ -122,12 +123,12 @@ def test_same_accuracy_as_one_process(runs):
 def test_only_rank0_writes(runs):
     r0, r1 = runs[2]['ranks']
     assert r1['writes'] == []
-    assert [Path(f).name for f in r0['writes']] == ['stage1.pth', 'export.pth']
+    assert [Path(f).name for f in r0['writes']] == ['stage1.pth', 'best.pth', 'export.pth']
     data = runs[2]['data']
-    assert sorted(p.name for p in (data/'models').iterdir()) == ['stage1.pth']
+    assert sorted(p.name for p in (data/'models').iterdir()) == ['best.pth', 'stage1.pth']
     assert (data/'export.pth').is_file()
     assert r0['export_classes'] == r1['export_classes'] == ['cats', 'dogs']
     out = runs[2]['out']
     shown0, shown1 = (out/'stdout_0.txt').read_text(), (out/'stdout_1.txt').read_text()
-    assert 'valid_loss' in shown0 and 'accuracy' in shown0
+    assert 'valid_loss' in shown0 and 'accuracy' in shown0 and 'Better model found at epoch 0 with accuracy value' in shown0
     assert shown1.strip() == ''

@@ -135,6 +135,10 @@ class Recorder(Callback):
 
     @property
     def smooth_loss(self): return self.smooth_losses[-1] if self.smooth_losses else None
+    @property
+    def val_losses(self) -> list: return [v[1] for v in self.values]  # fastai v1's name: each epoch's validation loss
+    @property
+    def metrics(self) -> list: return [v[2:] for v in self.values]  # fastai v1's name: each epoch's metric values
 
     def _curve(self, skip_start, skip_end):
         "Last group's lrs and the finite smoothed losses, without the first `skip_start` and last `skip_end` points."
@@ -913,6 +917,25 @@ def validate(self:Learner, dl=None, # predict on this loader; None: the `ds_type
     preds, targs = torch.cat(gather.preds), torch.cat(gather.targs)
     metrics = self.metrics if metrics is None else listify(metrics)
     return [gather.loss_sum / gather.n] + [float(m(preds, targs)) for m in metrics]
+
+# %% ../nbs/06_learner.ipynb #f9d26ca3
+def _precision_cb(learn) -> MixedPrecision:
+    "The learner's `MixedPrecision` callback (one is added where it was removed)."
+    cb = getattr(learn, 'mixed_precision', None)
+    if not isinstance(cb, MixedPrecision): cb = MixedPrecision(); learn.add_cbs(cb)
+    return cb
+
+@patch
+def to_fp16(self:Learner) -> Learner:
+    "Mixed precision from now on (fastai v1's `to_fp16`): float16 with loss scaling on CUDA, bfloat16 on a CPU."
+    _precision_cb(self).precision = 'fp16' if self.device.type == 'cuda' else 'bf16'
+    return self
+
+@patch
+def to_fp32(self:Learner) -> Learner:
+    "Full float32 from now on (fastai v1's `to_fp32`): no autocast."
+    _precision_cb(self).precision = 'fp32'
+    return self
 
 # %% ../nbs/06_learner.ipynb #9620287e
 @patch

@@ -5,6 +5,7 @@
 # %% ../nbs/08_interpret.ipynb #0f398001
 from __future__ import annotations
 import math
+from contextlib import nullcontext
 from numbers import Number
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from fastcore.basics import patch
 from .core import _eval_mode
 from .data import DatasetType, ImageData, _ds_type
 from .learner import Learner
+from .vision_learner import _predict_batch
 
 # %% auto #0
 __all__ = ['plots', 'rand_by_correct', 'most_by_correct', 'most_uncertain', 'plot_confusion_matrix',
@@ -97,6 +99,33 @@ def show_batch(self:ImageData, rows:int=3, # a grid of `rows` x `rows` pictures
     ims = ds.denorm(torch.stack([ds[i][0] for i in idxs]))
     titles = [Path(ds.fnames[i]).name if t is DatasetType.Test else ds.classes[ds.y[i]] for i in idxs]
     return plots(ims, figsize=figsize, rows=math.ceil(n / rows), titles=titles)
+
+# %% ../nbs/08_interpret.ipynb #82e7f503
+@patch
+def show_results(self:Learner, ds_type=DatasetType.Valid, # which set (or its name)
+                 rows:int=3, # a grid of `rows` x `rows` pictures
+                 figsize=(9, 9), # figure size in inches
+                ):
+    "`rows` x `rows` pictures spread through the `ds_type` set, titled actual / predicted class, the wrong ones in red (fastai v1's `show_results`); returns the Figure."
+    if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 1:
+        raise ValueError(f"show_results: `rows` must be a positive int, got {rows!r}")
+    t = _ds_type(DatasetType.Valid if ds_type is None else ds_type)
+    images = getattr(self, '_images', None)  # a precomputing ConvLearner: its image data and full model for the duration
+    with images() if images is not None else nullcontext():
+        if not hasattr(self.data, 'one_item'): raise ValueError("show_results shows pictures, and this learner's data has none (ImageData)")
+        ds = _dataset(self.data, ds_type)
+        if len(ds) == 0: raise ValueError(f"show_results: the {t.name.lower()} set holds no pictures")
+        n = min(int(rows) ** 2, len(ds))
+        idxs = np.linspace(0, len(ds) - 1, n).round().astype(int).tolist()  # n distinct items, first and last included
+        xb = torch.stack([ds[i][0] for i in idxs])
+        preds = _predict_batch(self, self.data.one_item(xb)).argmax(1).tolist()
+    test = t is DatasetType.Test
+    fig = plots(ds.denorm(xb), figsize=figsize, rows=math.ceil(n / rows),
+                titles=[f"{Path(ds.fnames[i]).name if test else ds.classes[ds.y[i]]}\n{ds.classes[p]}" for i, p in zip(idxs, preds)],
+                maintitle='File / Prediction' if test else 'Actual / Prediction')
+    for i, ax, p in zip(idxs, fig.axes, preds):
+        if not test and p != ds.y[i]: ax.title.set_color('red')
+    return fig
 
 # %% ../nbs/08_interpret.ipynb #879f67af
 def _as_classes(preds, name='preds'):

@@ -131,6 +131,11 @@ def _count(v, name:str, least:int=0) -> int:
     if not whole or v < least: raise ValueError(f"{name} must be a whole number of at least {least}, got {v!r}")
     return int(v)
 
+def _positive_int(v, what:str, hint:str='') -> int:
+    "`v` as an int where it is an integer (Python's or NumPy's, not a bool) of at least 1; else a `ValueError` naming `what`."
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1: raise ValueError(f"{what} must be a positive int{hint}, got {v!r}")
+    return int(v)
+
 # %% ../nbs/00_core.ipynb #24cbaf7e
 @contextmanager
 def _eval_mode(*ms:torch.nn.Module):

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from .core import num_cpus
+from .core import num_cpus, _positive_int
 
 # %% auto #0
 __all__ = ['IMG_EXTS', 'get_image_files', 'ImageLoadError', 'to_rgb', 'open_image', 'load_image', 'find_bad_images',
@@ -152,13 +152,12 @@ def verify_images(path, # folder (searched recursively) or list of files
                   max_size:int|None=None, # also resize, in place, every readable image whose longer side is above this (fastai v1)
                  ) -> list[Path]:
     "Decode every image under `path` fully; return the broken ones (and delete them if `delete`)."
-    if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, (int, np.integer)) or max_size < 1):
-        raise ValueError(f"verify_images: `max_size` must be a positive int (pixels of the longer side), got {max_size!r}")
+    if max_size is not None: max_size = _positive_int(max_size, 'verify_images: `max_size`', ' (pixels of the longer side)')
     fnames = get_image_files(path) if isinstance(path, (str, os.PathLike)) else [Path(f) for f in path]
     bad = find_bad_images(fnames, max_workers=max_workers)
     if delete:
         for f in bad: f.unlink(missing_ok=True)
     if max_size is not None:
         good = sorted(set(fnames) - set(bad))
-        with ThreadPoolExecutor(max_workers or num_cpus()) as ex: list(ex.map(_shrink, good, [int(max_size)] * len(good)))
+        with ThreadPoolExecutor(max_workers or num_cpus()) as ex: list(ex.map(_shrink, good, [max_size] * len(good)))
     return bad

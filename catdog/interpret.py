@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 from matplotlib import colors as mcolors
 from fastcore.basics import patch
 
-from .core import _eval_mode
+from .core import _eval_mode, _positive_int
 from .data import DatasetType, ImageData, _ds_type
 from .learner import Learner
 from .vision_learner import _predict_batch
@@ -84,17 +84,20 @@ def _dataset(data, ds_type):
                                     else f"the data has no {t.name.lower()} set (ds_type={ds_type})")
     return ds
 
+def _grid_set(data, ds_type, rows, caller:str):
+    "The `ds_type` set of `data`, its `DatasetType`, and how many of its pictures a `rows` x `rows` grid shows; errors name `caller`."
+    rows = _positive_int(rows, f'{caller}: `rows`')
+    ds, t = _dataset(data, ds_type), _ds_type(DatasetType.Valid if ds_type is None else ds_type)
+    if len(ds) == 0: raise ValueError(f"{caller}: the {t.name.lower()} set holds no pictures")
+    return ds, t, min(rows ** 2, len(ds))
+
 @patch
 def show_batch(self:ImageData, rows:int=3, # a grid of `rows` x `rows` pictures
                ds_type=DatasetType.Train, # which set (or its name)
                figsize=(9, 9), # figure size in inches
               ):
     "A grid of pictures of the `ds_type` set as the model gets them, titled with their classes (fastai v1's `show_batch`); returns the Figure."
-    if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 1:
-        raise ValueError(f"show_batch: `rows` must be a positive int, got {rows!r}")
-    ds, t = _dataset(self, ds_type), _ds_type(DatasetType.Valid if ds_type is None else ds_type)
-    if len(ds) == 0: raise ValueError(f"show_batch: the {t.name.lower()} set holds no pictures")
-    n = min(int(rows) ** 2, len(ds))
+    ds, t, n = _grid_set(self, ds_type, rows, 'show_batch')
     idxs = torch.randperm(len(ds))[:n].tolist() if t is DatasetType.Train else list(range(n))
     ims = ds.denorm(torch.stack([ds[i][0] for i in idxs]))
     titles = [Path(ds.fnames[i]).name if t is DatasetType.Test else ds.classes[ds.y[i]] for i in idxs]
@@ -107,15 +110,10 @@ def show_results(self:Learner, ds_type=DatasetType.Valid, # which set (or its na
                  figsize=(9, 9), # figure size in inches
                 ):
     "`rows` x `rows` pictures spread through the `ds_type` set, titled actual / predicted class, the wrong ones in red (fastai v1's `show_results`); returns the Figure."
-    if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 1:
-        raise ValueError(f"show_results: `rows` must be a positive int, got {rows!r}")
-    t = _ds_type(DatasetType.Valid if ds_type is None else ds_type)
     images = getattr(self, '_images', None)  # a precomputing ConvLearner: its image data and full model for the duration
     with images() if images is not None else nullcontext():
         if not hasattr(self.data, 'one_item'): raise ValueError("show_results shows pictures, and this learner's data has none (ImageData)")
-        ds = _dataset(self.data, ds_type)
-        if len(ds) == 0: raise ValueError(f"show_results: the {t.name.lower()} set holds no pictures")
-        n = min(int(rows) ** 2, len(ds))
+        ds, t, n = _grid_set(self.data, ds_type, rows, 'show_results')
         idxs = np.linspace(0, len(ds) - 1, n).round().astype(int).tolist()  # n distinct items, first and last included
         xb = torch.stack([ds[i][0] for i in idxs])
         preds = _predict_batch(self, self.data.one_item(xb)).argmax(1).tolist()

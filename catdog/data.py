@@ -344,38 +344,78 @@ def split_by_rand_pct(y, # class id of each item
     idx = [np.flatnonzero(y == c)[rng.permutation(int((y == c).sum()))] for c in np.unique(y)]
     return np.sort(np.concatenate([i[:min(len(i) - 1, round(valid_pct*len(i)))] for i in idx] + [np.zeros(0, np.int64)]))
 
+def _label_rows(rows, # `(row name, file id, label)` of each row
+                d:Path, # the image folder
+                suffix:str, # appended to each id to make its file name
+                src, # where the rows come from, named in errors: a CSV file, 'the DataFrame'
+                label_delim:str|None=None, # a label holding it is several labels, refused (None: a label is the whole cell)
+               ) -> tuple[list[Path], np.ndarray, list[str]]:
+    "`(fnames, y, classes)` of rows of file ids and labels; errors name the row."
+    ids, labels, seen, missing = [], [], {}, []
+    for r, fid, lbl in rows:
+        where = f"{src}, {r}"
+        if not fid: raise ValueError(f"{where}: blank id")
+        if not lbl: raise ValueError(f"{where}: blank label for id '{fid}'")
+        if label_delim and label_delim in lbl: raise ValueError(f"{where}: several labels '{lbl}' (only single-label classification is supported)")
+        if fid in seen: raise ValueError(f"{where}: duplicate id '{fid}' (first on {seen[fid]})")
+        seen[fid] = r
+        if not (d/f'{fid}{suffix}').is_file(): missing.append(f"{r}: {d/f'{fid}{suffix}'}")
+        ids.append(fid); labels.append(lbl)
+    if missing: raise FileNotFoundError(f"{len(missing)} file(s) named in {src} not found: " + '; '.join(missing[:5]) + (' ...' if len(missing) > 5 else ''))
+    if not ids: raise ValueError(f"{src} has no rows")
+    classes = sorted(set(labels))
+    idx = {c: i for i, c in enumerate(classes)}
+    return [d/f'{i}{suffix}' for i in ids], np.array([idx[l] for l in labels], dtype=np.int64), classes
+
+def _csv_col(col, header, src, what:str) -> int:
+    "The position of the column `col` (a position, or a name in `header`) of the CSV file `src`."
+    if isinstance(col, (int, np.integer)) and not isinstance(col, bool):
+        if col < 0: raise ValueError(f"{what}={col}: give the column's position from 0, or its name")
+        return int(col)
+    if not isinstance(col, str): raise TypeError(f"{what} must be a column's position (an int) or its name, got {col!r}")
+    if header is None: raise ValueError(f"{what}={col!r} names a column, but {src} is read without a header: give the column's position")
+    names = [h.strip() for h in header]
+    if col not in names: raise ValueError(f"{what}={col!r} is not a column of {src} (its header: {', '.join(names)})")
+    return names.index(col)
+
 def csv_source(path, # dataset folder
                folder:str, # sub-folder holding the images
                csv_fname, # CSV file: `id,label` rows
                suffix:str='', # appended to each id to make its file name
                skip_header:bool=True, # the first row is a header
+               fn_col=0, # the column of file ids: its position, or its name in the header
+               label_col=1, # the column of labels: its position, or its name in the header
+               label_delim:str|None=' ', # a label holding it is several labels, refused (None: a label is the whole cell)
+               delimiter:str=',', # the CSV's field separator
               ) -> tuple[list[Path], np.ndarray, list[str]]:
     "`(fnames, y, classes)` from a CSV of `id,label` rows; errors name the row."
     path, csv_fname = Path(path), Path(csv_fname)
     if not csv_fname.is_absolute() and not csv_fname.exists(): csv_fname = path/csv_fname
     if not csv_fname.exists(): raise FileNotFoundError(f"CSV file not found: {csv_fname}")
     d = _need_dir(path, folder, 'image')
-    with open(csv_fname, newline='', encoding='utf-8-sig') as f: rows = list(csv.reader(f))  # UTF-8, with or without the BOM Excel writes
-    start = 2 if skip_header else 1
-    rows = rows[1:] if skip_header else rows
-    ids, labels, seen, missing = [], [], {}, []
-    for r, row in enumerate(rows, start):
+    with open(csv_fname, newline='', encoding='utf-8-sig') as f: rows = list(csv.reader(f, delimiter=delimiter))  # UTF-8, with or without the BOM Excel writes
+    header = (rows[0] if rows else []) if skip_header else None
+    fc, lc = _csv_col(fn_col, header, csv_fname, 'fn_col'), _csv_col(label_col, header, csv_fname, 'label_col')
+    out = []
+    for r, row in enumerate(rows[1:] if skip_header else rows, 2 if skip_header else 1):
         if not row or all(not c.strip() for c in row): continue
-        where = f"{csv_fname}, row {r}"
-        if len(row) < 2: raise ValueError(f"{where}: expected 'id,label', got {row}")
-        fid, lbl = row[0].strip(), row[1].strip()
-        if not fid: raise ValueError(f"{where}: blank id")
-        if not lbl: raise ValueError(f"{where}: blank label for id '{fid}'")
-        if len(lbl.split()) > 1: raise ValueError(f"{where}: several labels '{lbl}' (only single-label classification is supported)")
-        if fid in seen: raise ValueError(f"{where}: duplicate id '{fid}' (first on row {seen[fid]})")
-        seen[fid] = r
-        if not (d/f'{fid}{suffix}').is_file(): missing.append(f"row {r}: {d/f'{fid}{suffix}'}")
-        ids.append(fid); labels.append(lbl)
-    if missing: raise FileNotFoundError(f"{len(missing)} file(s) named in {csv_fname} not found: " + '; '.join(missing[:5]) + (' ...' if len(missing) > 5 else ''))
-    if not ids: raise ValueError(f"{csv_fname} has no rows")
-    classes = sorted(set(labels))
-    idx = {c: i for i, c in enumerate(classes)}
-    return [d/f'{i}{suffix}' for i in ids], np.array([idx[l] for l in labels], dtype=np.int64), classes
+        if len(row) <= max(fc, lc): raise ValueError(f"{csv_fname}, row {r}: expected 'id,label'" + ('' if (fc, lc) == (0, 1) else f" in columns {fc} and {lc}") + f", got {row}")
+        out.append((f"row {r}", row[fc].strip(), row[lc].strip()))
+    return _label_rows(out, d, suffix, csv_fname, label_delim)
+
+def _df_rows(df, fn_col, label_col) -> list[tuple[str, str, str]]:
+    "`(row name, file id, label)` of each row of the pandas `DataFrame` `df` (missing values are blank)."
+    if not all(hasattr(df, a) for a in ('iloc', 'columns', 'index', 'isna')):
+        raise TypeError(f"df must be a pandas DataFrame, e.g. `pd.read_csv(path/'labels.csv')`, got {type(df).__name__}")
+    names = list(df.columns)
+    def col(c, what):
+        if isinstance(c, (int, np.integer)) and not isinstance(c, bool):  # a position, as in fastai v1 (also where the columns are named 0, 1, ...)
+            if not 0 <= c < len(names): raise ValueError(f"{what}={c}: the DataFrame has {len(names)} columns ({', '.join(map(str, names))})")
+            s = df.iloc[:, int(c)]
+        elif isinstance(c, str) and names.count(c) == 1: s = df[c]
+        else: raise ValueError(f"{what}={c!r} is not one column of the DataFrame (its columns: {', '.join(map(str, names))})")
+        return ['' if na else str(v).strip() for v, na in zip(s.tolist(), s.isna().tolist())]
+    return [(f"index {i!r}", f, l) for i, f, l in zip(df.index.tolist(), col(fn_col, 'fn_col'), col(label_col, 'label_col'))]
 
 def _drop_bad(fnames, y, sz):
     bad = set(find_bad_images(fnames, sz=sz))
@@ -523,7 +563,7 @@ class ImageClassifierData(ImageData):
 
 # %% ../nbs/03_data.ipynb #e9edf635
 class ImageDataBunch(ImageData):
-    "fastai v1's data object: `from_folder` (or `from_lists`, `from_name_re`, `from_name_func`, `from_csv`), `single_from_classes`, then `.normalize(stats)`."
+    "fastai v1's data object: `from_folder` (or `from_lists`, `from_name_re`, `from_name_func`, `from_csv`, `from_df`), `single_from_classes`, then `.normalize(stats)`."
     @classmethod
     def from_folder(cls, path, # dataset folder
                     train:str='train', valid:str='valid', # training and validation sub-folders (one folder per class)
@@ -599,15 +639,31 @@ class ImageDataBunch(ImageData):
 
     @classmethod
     def from_csv(cls, path, # dataset folder
-                 folder:str='.', # sub-folder of `path` holding the images
+                 folder:str|None='.', # sub-folder of `path` holding the images (None: `path` itself)
                  csv_labels='labels.csv', # CSV of `file,label` rows (relative to `path`)
                  suffix:str='', # appended to each file name of the CSV
                  header='infer', # 'infer' (or 0): the first row is a header; None: no header
+                 fn_col=0, # the column of file names: its position, or its name in the header
+                 label_col=1, # the column of labels: its position, or its name in the header
+                 label_delim:str|None=None, # None: a label is the whole cell ('golden retriever' is one class); a label holding `label_delim` is refused (no multi-label data)
+                 delimiter:str|None=None, # the field separator; None: ','
                  **kwargs, # as for `from_lists`: `valid_pct`, `seed`, `test`, `ds_tfms`, `size`, `bs`, ...
                 ) -> ImageDataBunch:
         "Data from a folder of images and a CSV file of their labels; a random `valid_pct` of each class validates."
         if header not in ('infer', 0, None): raise ValueError(f"header must be 'infer' (or 0), the first row is a header, or None, got {header!r}")
-        fnames, y, classes = csv_source(path, folder, csv_labels, suffix, skip_header=header is not None)
+        fnames, y, classes = csv_source(path, folder or '.', csv_labels, suffix, header is not None, fn_col, label_col, label_delim, delimiter or ',')
+        return cls.from_lists(path, fnames, [classes[i] for i in y], classes=classes, **kwargs)
+
+    @classmethod
+    def from_df(cls, path, # dataset folder
+                df, # a pandas `DataFrame`, e.g. `pd.read_csv(path/'labels.csv')`: a column of file names, one of labels
+                folder:str|None=None, # sub-folder of `path` holding the images (None: `path` itself)
+                label_delim:str|None=None, fn_col=0, label_col=1, suffix:str='', # as for `from_csv`
+                **kwargs, # as for `from_lists`: `valid_pct`, `seed`, `test`, `ds_tfms`, `size`, `bs`, ...
+               ) -> ImageDataBunch:
+        "Data from a `DataFrame` of file names and labels; a random `valid_pct` of each class validates."
+        d = _need_dir(Path(path), folder or '.', 'image')
+        fnames, y, classes = _label_rows(_df_rows(df, fn_col, label_col), d, suffix, 'the DataFrame', label_delim)
         return cls.from_lists(path, fnames, [classes[i] for i in y], classes=classes, **kwargs)
 
     @classmethod

@@ -331,3 +331,22 @@ def test_kaggle_layout_from_name_re_trains(sample_path, tmp_path):
     learn.fit_one_cycle(2, 1e-2)
     loss, acc = learn.validate()
     assert acc >= 0.9, f'{acc:.3f} on the 50 held-out photos (wrong labels would give about 0.5)'
+
+def test_from_df_labels_file_as_the_2019_lesson_reads_mnist(sample_path, tmp_path):
+    "A `labels.csv` of paths under `path` and numeric labels, read with pandas: each real photo gets its own folder's class, split per class."
+    pd = pytest.importorskip('pandas')  # a dev dependency (settings.ini): the library itself never imports it
+    rows = []
+    for lbl, c in enumerate(('cats', 'dogs')):
+        (tmp_path/'train'/c).mkdir(parents=True)
+        for f in get_image_files(sample_path/'train'/c)[:20]:
+            shutil.copy(f, tmp_path/'train'/c/f.name); rows.append(f'train/{c}/{f.name},{lbl}')
+    (tmp_path/'labels.csv').write_text('name,label\n' + '\n'.join(rows[::-1]) + '\n')  # not in folder order
+    df = pd.read_csv(tmp_path/'labels.csv')
+    data = ImageDataBunch.from_df(tmp_path, df, ds_tfms=get_transforms(), size=SZ, bs=8, valid_pct=0.25, num_workers=0)
+    assert data.classes == ['0', '1'] and np.bincount(data.val_y).tolist() == [5, 5] and np.bincount(data.train_ds.y).tolist() == [15, 15]
+    for ds in (data.train_ds, data.valid_ds):
+        assert all(f.parent.name == ('cats', 'dogs')[y] for f, y in zip(ds.fnames, ds.y))
+    x, y = data.one_batch()
+    assert x.shape == (8, 3, SZ, SZ) and x.std() > 0.1  # decoded photos, not blanks
+    same = ImageDataBunch.from_csv(tmp_path, csv_labels='labels.csv', valid_pct=0.25, num_workers=0)
+    assert same.valid_ds.fnames == data.valid_ds.fnames  # the same file read without pandas: the same split

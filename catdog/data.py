@@ -671,10 +671,12 @@ class ImageDataBunch(ImageData):
                             classes, # class names, in label order
                             tfms=None, # `(train, valid)` lists of transforms (only the size and crop matter)
                             size:int=224, # side of the square images
+                            ds_tfms=None, # later fastai v1's name of `tfms` (give one of the two)
                            ) -> ImageDataBunch:
         "Data with no images, only `classes`: enough to build a learner, load weights and predict."
         if not classes: raise ValueError("single_from_classes needs at least one class")
-        trn_tfms, val_tfms = _v1_tfms(tfms, size)
+        if tfms is not None and ds_tfms is not None: raise TypeError("single_from_classes: give tfms or ds_tfms (the same argument, as fastai v1 named it first and later), not both")
+        trn_tfms, val_tfms = _v1_tfms(ds_tfms if tfms is None else tfms, size)
         ds = lambda t: ImageDataset([], [], classes, t)
         return cls(path, ds(trn_tfms), ds(val_tfms), bs=1, num_workers=0)
 

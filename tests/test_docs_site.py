@@ -349,14 +349,14 @@ def _nb(cells):
     return {'cells': [cell(*c) for c in cells], 'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5}
 
 def test_synthetic_site(tmp_path, browser):
-    "A plot saved in a notebook shows as a loaded <img>; show_doc of a documented function shows its table."
+    "A plot saved in a notebook shows as a loaded <img>; show_doc of a documented function shows its signature as written."
     nbs = tmp_path/'nbs'; nbs.mkdir()
     index = _nb([('markdown', '# Demo site\n> A site made by the test'), ('markdown', 'Made by the test.')])
     demo = _nb([
         ('markdown', '# Demo\n> A plot and a documented function'),
         ('code', '#| default_exp demo'),
-        ('code', '#| export\ndef scale(x:float, # the number to scale\n          by:float=2, # the factor\n         )->float:\n'
-                 '    "`x` times `by`."\n    return x*by'),
+        ('code', '#| export\ndef scale(x:float, # the number to scale\n          by:float=2, # the factor\n          base=None, # added first\n'
+                 '          **kwargs, # left alone\n         )->float:\n    "`x` times `by`."\n    return ((base or 0) + x)*by'),
         ('code', '#| hide\nraise RuntimeError("a hidden cell must not show")'),
         ('code', '#| echo: false\nprint("only the output shows")', [{'output_type': 'stream', 'name': 'stdout', 'text': 'only the output shows\n'}]),
         ('code', 'plot_it()', [{'output_type': 'display_data', 'metadata': {},
@@ -369,6 +369,10 @@ def test_synthetic_site(tmp_path, browser):
         text = check_page(browser, srv.url, html, 'demo.html', ['demo.html'], title='Demo', doc=['scale'],
                           signature={'scale': ['x', 'by']}, plots=1, shot=SHOTS/'synthetic_demo.png')
         assert 'only the output shows' in text and 'print(' not in text
+        # the signature as the source writes it (tools/nbdev_proc.py), not as fastcore 1.12 would: `kwargs:VAR_KEYWORD`
+        # with its comment after `->float:`, `base:NoneType=None`
+        assert 'base=None, # added first' in text and '**kwargs, # left alone' in text and ')->float:\n' in text, text
+        assert 'VAR_KEYWORD' not in text and 'NoneType' not in text
         assert 'a hidden cell' not in text
         check_page(browser, srv.url, html, 'index.html', ['demo.html'], title='Demo site')
     finally: srv.close()

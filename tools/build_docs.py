@@ -76,9 +76,9 @@ def proc_nbs(nbs, force=False):
     # Links point at the names in `_modidx.py`: when that changed, nbdev's cache of unchanged notebooks is stale.
     modidx = root/cfg['lib_path']/'_modidx.py'
     if cache.exists() and modidx.exists() and modidx.stat().st_mtime > cache.stat().st_mtime: force = True
-    code = ('from nbdev.serve import proc_nbs; '
-            f'proc_nbs({str(nbs)!r}, n_workers={min(2, os.cpu_count() or 1)}, force={force})')
-    r = subprocess.run([sys.executable, '-c', code], cwd=cwd, env=_env(PYTHONWARNINGS='ignore::UserWarning'),
+    # nbdev's `proc_nbs`, with signatures shown as the source writes them (see tools/nbdev_proc.py)
+    r = subprocess.run([sys.executable, str(root/'tools'/'nbdev_proc.py'), str(nbs), str(bool(force)), str(min(2, os.cpu_count() or 1))],
+                       cwd=cwd, env=_env(PYTHONWARNINGS='ignore::UserWarning'),
                        capture_output=True, text=True)
     if r.returncode:
         err = r.stdout + r.stderr

@@ -18,7 +18,7 @@ from fastcore.basics import patch
 from .core import _eval_mode, _positive_int
 from .data import DatasetType, ImageData, _ds_type
 from .learner import Learner
-from .vision_learner import _predict_batch
+from .vision_learner import VisionLearner, _predict_batch
 
 # %% auto #0
 __all__ = ['plots', 'rand_by_correct', 'most_by_correct', 'most_uncertain', 'plot_confusion_matrix',
@@ -223,6 +223,14 @@ def plot_confusion_matrix(cm,                        # (c, c) matrix, rows = act
     return _finish(fig)
 
 # %% ../nbs/08_interpret.ipynb #f099f5e5
+def _tta_with_loss(learn, ds_type):
+    "fastai v1's `TTA(ds_type, with_loss=True)` of `learn`; for 0.7's `ConvLearner` (whose own `TTA` is 0.7's) on its images."
+    if not isinstance(learn, VisionLearner):
+        raise TypeError(f"from_learner(tta=True): {type(learn).__name__} cannot augment images at test time; "
+                        "a learner from create_cnn, ConvLearner.pretrained or load_learner can")
+    with learn._images() if hasattr(learn, '_images') else nullcontext():  # a precomputing `ConvLearner`: its full model
+        return VisionLearner.TTA(learn, ds_type=ds_type, with_loss=True)
+
 class ClassificationInterpretation:
     "Interpretation of a classifier's predictions: top losses, confusion matrix, most confused classes."
     def __init__(self, data,       # the data (`classes`, and the dataset the predictions were made on), or the learner
@@ -249,9 +257,11 @@ class ClassificationInterpretation:
 
     @classmethod
     def from_learner(cls, learn,                   # a trained `Learner`
-                     ds_type=DatasetType.Valid):   # which dataset to predict on
-        "Interpretation of `learn`'s predictions on the `ds_type` dataset."
-        preds, y, losses = learn.get_preds(ds_type=ds_type, with_loss=True)
+                     ds_type=DatasetType.Valid,    # which dataset to predict on
+                     tta:bool=False):              # interpret the test-time-augmented predictions, `learn.TTA()`'s, as fastai v1
+        "Interpretation of `learn`'s predictions on the `ds_type` dataset (with `tta`: of its TTA predictions)."
+        if not tta: preds, y, losses = learn.get_preds(ds_type=ds_type, with_loss=True)
+        else: preds, y, losses = _tta_with_loss(learn, ds_type)
         return cls(learn.data, preds, y, losses, ds_type=ds_type, learn=learn)
 
     def __len__(self): return len(self.y_true)
@@ -260,9 +270,10 @@ class ClassificationInterpretation:
 # %% ../nbs/08_interpret.ipynb #0b325e66
 @patch
 def interpret(self:Learner, ds_type=DatasetType.Valid, # which dataset to predict on (or its name)
+              tta:bool=False, # interpret the test-time-augmented predictions
              ) -> ClassificationInterpretation:
-    "`ClassificationInterpretation.from_learner(self, ds_type)`, as fastai v1's `learn.interpret()`."
-    return ClassificationInterpretation.from_learner(self, ds_type)
+    "`ClassificationInterpretation.from_learner(self, ds_type, tta)`, as fastai v1's `learn.interpret()`."
+    return ClassificationInterpretation.from_learner(self, ds_type, tta)
 
 # %% ../nbs/08_interpret.ipynb #445b3504
 @patch

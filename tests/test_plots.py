@@ -295,6 +295,11 @@ def test_gradcam_heatmaps_on_real_photos(sample_path, tmp_path):
     learn = create_cnn(data, models.efficientnet_lite0, metrics=accuracy, quiet=True)
     learn.fit_one_cycle(2, 1e-2)
     interp = ClassificationInterpretation.from_learner(learn)
+    torch.manual_seed(1); tta = ClassificationInterpretation.from_learner(learn, tta=True)  # fastai v1's interpretation of TTA
+    torch.manual_seed(1); p, y, l = learn.TTA(with_loss=True)
+    assert torch.equal(tta.preds, p) and torch.equal(tta.losses, l) and torch.equal(tta.y_true, interp.y_true)
+    assert not torch.allclose(tta.preds, interp.preds)  # the augmented passes are blended in
+    torch.manual_seed(1); assert torch.equal(learn.interpret(tta=True).preds, p)
     fig = interp.plot_top_losses(9, heatmap=True, figsize=(8, 8))
     assert_not_blank(render(fig, tmp_path, 'top_losses_heatmap'))
     assert len(fig.axes) == 9
@@ -326,3 +331,7 @@ def test_gradcam_heatmaps_on_real_photos(sample_path, tmp_path):
     cam7 = gradcam(learn7, x, y)
     learn7.precompute = False
     assert cam7.shape == (7, 7) and torch.allclose(cam7, gradcam(learn7, x, y))
+    learn7.precompute = True  # (after the maps: predicting leaves the body channels_last, which moves them by float rounding)
+    tta7 = ClassificationInterpretation.from_learner(learn7, tta=True)  # v1's TTA on the full model, while the head uses activations
+    assert learn7.precompute and tta7.preds.shape == (48, 2) and torch.allclose(tta7.preds.sum(1), torch.ones(48))
+    assert torch.allclose(tta7.losses, -tta7.preds[torch.arange(48), tta7.y_true].log(), atol=1e-5)

@@ -24,7 +24,7 @@ _fmt_param = _docments.DocmentText._fmt_param
 
 def _fmt_param_as_written(self, nm, p):
     anno, default = p.get('anno', Parameter.empty), p.get('default', Parameter.empty)
-    if anno in _stars: return _stars[anno] + nm
+    if isinstance(anno, type(Parameter.VAR_KEYWORD)): return _stars.get(anno, '') + nm  # a kind, not an annotation
     if anno is type(None) and default is None: p = {**p, 'anno': Parameter.empty}  # `metrics=None`, not `metrics:NoneType=None`
     return _fmt_param(self, nm, p)
 

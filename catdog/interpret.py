@@ -84,6 +84,10 @@ def _dataset(data, ds_type):
                                     else f"the data has no {t.name.lower()} set (ds_type={ds_type})")
     return ds
 
+def _on_images(learn):
+    "A context in which `learn` works on images: a precomputing `ConvLearner` swaps in its image data and full model; any other learner already does."
+    return learn._images() if hasattr(learn, '_images') else nullcontext()
+
 def _grid_set(data, ds_type, rows, caller:str):
     "The `ds_type` set of `data`, its `DatasetType`, and how many of its pictures a `rows` x `rows` grid shows; errors name `caller`."
     rows = _positive_int(rows, f'{caller}: `rows`')
@@ -110,8 +114,7 @@ def show_results(self:Learner, ds_type=DatasetType.Valid, # which set (or its na
                  figsize=(9, 9), # figure size in inches
                 ):
     "`rows` x `rows` pictures spread through the `ds_type` set, titled actual / predicted class, the wrong ones in red (fastai v1's `show_results`); returns the Figure."
-    images = getattr(self, '_images', None)  # a precomputing ConvLearner: its image data and full model for the duration
-    with images() if images is not None else nullcontext():
+    with _on_images(self):
         if not hasattr(self.data, 'one_item'): raise ValueError("show_results shows pictures, and this learner's data has none (ImageData)")
         ds, t, n = _grid_set(self.data, ds_type, rows, 'show_results')
         idxs = np.linspace(0, len(ds) - 1, n).round().astype(int).tolist()  # n distinct items, first and last included
@@ -228,8 +231,7 @@ def _tta_with_loss(learn, ds_type):
     if not isinstance(learn, VisionLearner):
         raise TypeError(f"from_learner(tta=True): {type(learn).__name__} cannot augment images at test time; "
                         "a learner from create_cnn, ConvLearner.pretrained or load_learner can")
-    with learn._images() if hasattr(learn, '_images') else nullcontext():  # a precomputing `ConvLearner`: its full model
-        return VisionLearner.TTA(learn, ds_type=ds_type, with_loss=True)
+    with _on_images(learn): return VisionLearner.TTA(learn, ds_type=ds_type, with_loss=True)
 
 class ClassificationInterpretation:
     "Interpretation of a classifier's predictions: top losses, confusion matrix, most confused classes."

@@ -2,7 +2,7 @@
 from 127.0.0.1 and opened in headless Chromium, driven over the DevTools protocol (`websockets`).
 
 Each page must load with no console error, show its title, have a doc entry (with nbdev's anchor) for each
-public name its module exports, and every link to an API name must land on an existing entry. The learner
+public name its module exports, and every link to an API name or to another page must land on an existing entry. The learner
 page must show the `create_cnn` signature table, the lesson page a rendered plot. A synthetic notebook made
 here proves the same machinery for plots and signature tables whatever the notebooks of nbs/ hold today.
 Screenshots go to docs/_build/screenshots/. Only where Chromium cannot be found or installed
@@ -280,7 +280,9 @@ def check_page(browser, base, html_dir, page_file, nav, title=None, doc=(), sign
         assert len(imgs) >= plots, f'{page_file}: {len(imgs)} rendered plots, want at least {plots}'
         # links to API names land on a doc entry (same page: in the DOM; other pages: in their HTML)
         doclinks = page.eval("[...document.querySelectorAll('a.nbdev-doclink')].map(a => [a.textContent.trim(), a.getAttribute('href')])")
-        for text, href in doclinks:
+        # and so does every other link within the site (a markdown link to `lesson1.html`, a section's anchor)
+        others = page.eval("[...document.querySelectorAll('article a[href]:not(.nbdev-doclink)')].map(a => [a.textContent.trim(), a.getAttribute('href')])")
+        for text, href in doclinks + [(t, h) for t, h in others if not re.match(r'^(https?|mailto|javascript):', h)]:
             target, _, anchor = href.partition('#')
             target = target or page_file
             assert (html_dir/target).exists(), f'{page_file}: link {text} -> {href}: no page {target}'

@@ -4,9 +4,13 @@
   `### Learner.fit` is `#learner.fit`, which is what nbdev's `_modidx.py` records for that name.
 - nbdev's `add_links` turns a backticked API name into a link to `doc_host + doc_baseurl + page#anchor`
   (the published site); links to a page of this site are made relative, so they work offline, and one
-  whose page or anchor does not exist is reported (not for private names) and left as plain code."""
-import re
+  whose page or anchor does not exist is reported (not for private names) and left as plain code.
+- A markdown link to a page as Quarto names it, `[Lesson 1](lesson1.html)` or `(page.html#anchor)`, leads to
+  that page of this site (MyST would take it for a cross-reference it cannot find and link to `#lesson1.html`)."""
+import posixpath, re
 from docutils import nodes
+from sphinx import addnodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -61,10 +65,35 @@ def localise(app, doctree, docname):
         ref['classes'].append('nbdev-doclink')
         ref['internal'] = True
 
+_re_page = re.compile(r'^([^:#?]+)\.html(?:#(.*))?$')
+
+class PageLinks(SphinxPostTransform):
+    "Markdown links to `page.html` (Quarto's file names, as nbdev's pages write them) as links to this site's pages."
+    default_priority = 8  # before MyST's resolver (9), which would make them links to a missing local anchor
+
+    def run(self, **kwargs):
+        env, ids = self.env, getattr(self.env, 'nbdev_ids', {})
+        for node in list(self.document.findall(addnodes.pending_xref)):
+            if node.get('reftype') != 'myst' or node.get('refdomain') == 'doc': continue
+            m = _re_page.match(node.get('reftarget', ''))
+            if not m: continue
+            refdoc = node.get('refdoc', env.docname)
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(refdoc), m[1]))
+            anchor = m[2] or ''
+            if target not in env.found_docs: continue  # MyST reports it
+            if anchor and anchor not in ids.get(target, ()):
+                logger.warning(f'link to {m[0]}: page {target} has no #{anchor}', location=node)
+                anchor = ''
+            ref = nodes.reference('', '', internal=True,
+                                  refuri=self.app.builder.get_relative_uri(refdoc, target) + (f'#{anchor}' if anchor else ''))
+            ref += node.children
+            node.replace_self(ref)
+
 def setup(app):
     app.add_config_value('nbdev_doc_url', '', 'env')
     app.connect('doctree-read', add_ids)
     app.connect('env-purge-doc', purge)
     app.connect('env-merge-info', merge)
     app.connect('doctree-resolved', localise)
+    app.add_post_transform(PageLinks)
     return {'version': '1.0', 'parallel_read_safe': True, 'parallel_write_safe': True, 'env_version': 1}

@@ -422,6 +422,18 @@ def _n_items(dl) -> int|None:
     try: return len(dl.dataset)
     except (AttributeError, TypeError): return None
 
+def _same_classes(old, new):
+    "Refuse `new` data whose number of classes is not what `old`'s learner predicts; warn where the names differ."
+    oc, nc = getattr(old, 'c', None), getattr(new, 'c', None)
+    if oc is None or nc is None: return
+    names = lambda d: ', '.join(map(str, getattr(d, 'classes', None) or range(d.c)))
+    if oc != nc:
+        raise ValueError(f"the new data has {nc} classes ({names(new)}), but this learner's model predicts {oc} ({names(old)}): "
+                         f"new data must have the classes the model learnt; for other classes, create a new learner")
+    if list(map(str, getattr(old, 'classes', []) or [])) != list(map(str, getattr(new, 'classes', []) or [])):
+        warnings.warn(f"the new data's classes ({names(new)}) are not the learner's ({names(old)}): "
+                      f"the model's outputs keep their order, so output i now means the new data's class i", stacklevel=3)
+
 def _flatten_seq(m):
     "Children of (nested, hook-free) plain `nn.Sequential`s, in order."
     if type(m) is nn.Sequential and not (m._forward_hooks or m._forward_pre_hooks):
@@ -486,6 +498,18 @@ class Learner:
         cl = defaults.channels_last if channels_last is None else channels_last
         self.add_cbs(([ChannelsLast()] if cl else []) + [FastDepthwise(), FoldFrozenBN(), MixedPrecision(precision), TerminateOnNaN(), Recorder(),
                       ProgressCallback(quiet)] + listify(callbacks))
+
+    @property
+    def data(self):
+        "What the learner trains on and predicts."
+        return self._data
+    @data.setter
+    def data(self, data):
+        "Go on with other data of the same classes (fastai v1's `learn.data = data`: larger images, more photos)."
+        if getattr(data, 'train_dl', None) is None: raise ValueError("data has no train_dl")
+        old = self.__dict__.get('_data')
+        if old is not None and data is not old: _same_classes(old, data)
+        self._data = data
 
     @property
     def layer_groups(self) -> list: return self._layer_groups

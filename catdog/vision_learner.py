@@ -19,7 +19,7 @@ from .data import DatasetType, ImageDataBunch, ImageDataset, _dl_kwargs, _ds_typ
 from .images import load_image, get_image_files, ImageLoadError
 from .transforms import ImageTransforms, transforms_side_on
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
-from .learner import Learner, SGD, accuracy, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT, _draws_bars
+from .learner import Learner, SGD, accuracy, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT, _draws_bars, _same_classes
 from .hooks import PrettyString
 
 # %% auto #0
@@ -55,6 +55,20 @@ class VisionLearner(Learner):
                  **kwargs):
         super().__init__(data, model, **kwargs)
         self.arch, self.cfg = arch, dict(cfg or {})
+
+    @property
+    def data(self):
+        "What the learner trains on and predicts."
+        return self._data
+    @data.setter
+    def data(self, data):
+        "Go on with other data of the same classes (`learn.data = data`), normalised as the model's data was (as `create_cnn` does)."
+        old = self.__dict__.get('_data')
+        Learner.data.fset(self, data)
+        if old is None or data is old: return
+        norm = getattr(old, 'norm', None)
+        stats = norm.stats if norm is not None else arch_meta(self.arch)['stats'] if self.arch is not None else None
+        if stats is not None: _match_norm(data, stats)
 
     @property
     def body(self) -> nn.Module: return self.model[0]
@@ -404,12 +418,12 @@ class ConvLearner(VisionLearner):
             n_pre = _n_pre(self.head)
             acts = _cached_activations(self, n_pre)
             rest = nn.Sequential(*list(self.head)[n_pre:]) if isinstance(self.head, nn.Sequential) else self.head
-            self._full = (self.model, self.data, self.layer_groups, self._n_frozen)
-            self.model, self.data = rest, ActivationData(self.data, acts)
+            self._full = (self.model, self._data, self.layer_groups, self._n_frozen)
+            self.model, self._data = rest, ActivationData(self._data, acts)
             self._n_frozen = 0
             self.layer_groups = [rest]
         else:
-            self.model, self.data, groups, n_frozen = self._full
+            self.model, self._data, groups, n_frozen = self._full
             self._full = None
             self.layer_groups = groups
             self.freeze_to(n_frozen)
@@ -418,11 +432,34 @@ class ConvLearner(VisionLearner):
     def _images(self):
         "The full model and the image data for the duration (no activations recomputed)."
         if not self.precompute: yield; return
-        saved = (self.model, self.data, self.layer_groups, self._n_frozen, self.opt)
-        self.model, self.data, groups, self._n_frozen = self._full
+        saved = (self.model, self._data, self.layer_groups, self._n_frozen, self.opt)
+        self.model, self._data, groups, self._n_frozen = self._full
         self._layer_groups = groups
         try: yield
-        finally: self.model, self.data, self._layer_groups, self._n_frozen, self.opt = saved
+        finally: self.model, self._data, self._layer_groups, self._n_frozen, self.opt = saved
+
+    @property
+    def data(self):
+        "What the learner trains on: in precompute mode, the activations of its photos (`ActivationData`)."
+        return self._data
+    @data.setter
+    def data(self, data):
+        "Go on with other image data of the same classes; in precompute mode, the head goes on with its activations."
+        if not self.precompute: VisionLearner.data.fset(self, data); return
+        _same_classes(self._data, data)  # before leaving precompute mode
+        self.precompute = False
+        try: VisionLearner.data.fset(self, data)
+        finally: self.precompute = True  # the new data's activations (or, had it failed, the old ones, from their cache)
+
+    def set_data(self, data, # image data of the same classes: more photos, or larger (progressive resizing)
+                 precompute:bool=False, # train the head on the body's activations of `data`
+                ):
+        "fastai 0.7's `set_data`: go on training with `data`, the body frozen again (`learn.set_data(get_data(299, bs))`)."
+        _same_classes(self._full[1] if self.precompute else self._data, data)
+        self.precompute = False
+        self.data = data
+        self.freeze()
+        if precompute: self.precompute = True
 
     body = property(lambda self: (self._full[0] if self.precompute else self.model)[0])
     head = property(lambda self: (self._full[0] if self.precompute else self.model)[1])

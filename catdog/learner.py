@@ -183,13 +183,33 @@ class Recorder(Callback):
         if show_moms: axs[1].plot([m[-1] for m in self.moms]); axs[1].set_xlabel('iteration'); axs[1].set_ylabel('momentum')
         return fig
 
-    def plot_losses(self) -> Figure:
-        "Training loss per batch and validation loss per epoch, against iteration."
+    def _window(self, skip_start, skip_end, names) -> range:
+        "The iterations of the recorded training batches, less `skip_start` at the start and `skip_end` at the end."
+        n, a, b = len(self.losses), _count(skip_start, names[0]), _count(skip_end, names[1])
+        if not n: raise ValueError("no training batches were recorded: fit first")
+        if a + b >= n: raise ValueError(f"{names[0]}={a} and {names[1]}={b} leave none of the {n} recorded training batches to plot")
+        return range(a, n - b)
+
+    def plot_losses(self, skip_start:int=0, # training batches left out at the start
+                    skip_end:int=0, # training batches left out at the end
+                   ) -> Figure:
+        "Training loss per batch and validation loss per epoch, against iteration (fastai v1's)."
+        its = self._window(skip_start, skip_end, ('skip_start', 'skip_end'))
         fig = Figure(figsize=(6, 4)); ax = fig.subplots()
-        ax.plot(self.losses, label='train')
-        val = [(it, v[1]) for it, v in zip(np.cumsum(self.nb_batches), self.values) if v[1] is not None]
+        ax.plot(its, self.losses[its.start:its.stop], label='train')
+        val = [(it, v[1]) for it, v in zip(np.cumsum(self.nb_batches), self.values) if v[1] is not None and its.start <= it <= its.stop]
         if val: ax.plot(*zip(*val), 'o-', label='valid')
         ax.set_xlabel('iteration'); ax.set_ylabel('loss'); ax.legend()
+        return fig
+
+    def plot_loss(self, n_skip:int=10, # training batches left out at the start
+                  n_skip_end:int=5, # training batches left out at the end
+                 ) -> Figure:
+        "fastai 0.7's `learn.sched.plot_loss()`: the smoothed training loss against iteration."
+        its = self._window(n_skip, n_skip_end, ('n_skip', 'n_skip_end'))
+        fig = Figure(figsize=(6, 4)); ax = fig.subplots()
+        ax.plot(its, self.smooth_losses[its.start:its.stop])
+        ax.set_xlabel('iteration'); ax.set_ylabel('training loss (smoothed)')
         return fig
 
     def plot_metrics(self) -> Figure:

@@ -22,6 +22,7 @@ def _detach(o):
     return type(o)(_detach(t) for t in o) if isinstance(o, (list, tuple)) else o
 
 def _output(m, i, o): return o
+def _grad_output(m, gi, go): return go[0] if isinstance(go, tuple) and len(go) == 1 else go
 
 class Hook:
     "Runs `hook_func(module, input, output)` at each forward (or backward) pass of `m` and keeps its result in `stored`."
@@ -31,11 +32,23 @@ class Hook:
                  detach:bool=True): # give `hook_func` detached tensors
         if not isinstance(m, nn.Module): raise TypeError(f"a hook goes on an nn.Module, got {type(m).__name__}")
         self.hook_func, self.detach, self.stored = hook_func, detach, None
-        self.handle = (m.register_forward_hook if is_forward else m.register_full_backward_hook)(self._hook)
+        if is_forward: self.handle = m.register_forward_hook(self._hook)
+        elif hook_func is _grad_output: self.handle = m.register_forward_hook(self._on_output)  # `hook_output(grad=True)`
+        else: self.handle = m.register_full_backward_hook(self._hook)
 
     def _hook(self, m, i, o):
         if self.detach: i, o = _detach(i), _detach(o)
         self.stored = self.hook_func(m, i, o)
+
+    def _on_output(self, m, i, o):
+        "Where only the gradient of `m`'s output is kept: hooks on the output tensors themselves, which (unlike a module's full backward hook) let an in-place op follow `m` and need no input with a gradient."
+        outs = [o] if isinstance(o, torch.Tensor) else list(o) if isinstance(o, (list, tuple)) else []
+        grads = [None] * len(outs)
+        def keep(k):
+            def f(g): grads[k] = g; self._hook(m, None, tuple(grads))
+            return f
+        for k, t in enumerate(outs):
+            if isinstance(t, torch.Tensor) and t.requires_grad: t.register_hook(keep(k))
 
     def remove(self):
         "Take the hook off its module."
@@ -60,11 +73,9 @@ class Hooks:
     def __enter__(self): return self
     def __exit__(self, *args): self.remove()
 
-def _grad_output(m, gi, go): return go[0] if isinstance(go, tuple) and len(go) == 1 else go
-
 def hook_output(module:nn.Module, # the module whose output to keep
                 detach:bool=True, # keep it detached from the graph
-                grad:bool=False, # keep the gradient of the output instead (a backward hook)
+                grad:bool=False, # keep the gradient of the output instead (in the backward pass)
                ) -> Hook:
     "A `Hook` keeping `module`'s output (or, with `grad`, the gradient of the loss with respect to it), as fastai v1's."
     return Hook(module, _grad_output if grad else _output, is_forward=not grad, detach=detach)

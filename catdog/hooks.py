@@ -22,6 +22,8 @@ def _detach(o):
     return type(o)(_detach(t) for t in o) if isinstance(o, (list, tuple)) else o
 
 def _output(m, i, o): return o
+def _output_copy(m, i, o):  # a detached view would change with an in-place op after the module (`ReLU(inplace=True)`)
+    return o.clone() if isinstance(o, torch.Tensor) else type(o)(_output_copy(m, i, t) for t in o) if isinstance(o, (list, tuple)) else o
 def _grad_output(m, gi, go): return go[0] if isinstance(go, tuple) and len(go) == 1 else go
 
 class Hook:
@@ -31,6 +33,7 @@ class Hook:
                  is_forward:bool=True, # a forward hook; False: a backward hook
                  detach:bool=True): # give `hook_func` detached tensors
         if not isinstance(m, nn.Module): raise TypeError(f"a hook goes on an nn.Module, got {type(m).__name__}")
+        if hook_func is _output and detach and is_forward: hook_func = _output_copy  # the output as the module made it
         self.hook_func, self.detach, self.stored = hook_func, detach, None
         if is_forward: self.handle = m.register_forward_hook(self._hook)
         elif hook_func is _grad_output: self.handle = m.register_forward_hook(self._on_output)  # `hook_output(grad=True)`

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_learner.ipynb #6372b844
 from __future__ import annotations
-import copy, itertools, math, sys, time, warnings
+import copy, itertools, math, os, sys, time, warnings
 from collections import namedtuple
 from contextlib import contextmanager
 from functools import partial
@@ -442,17 +442,23 @@ def _n_items(dl) -> int|None:
     try: return len(dl.dataset)
     except (AttributeError, TypeError): return None
 
-def _same_classes(old, new):
-    "Refuse `new` data whose number of classes is not what `old`'s learner predicts; warn where the names differ."
+def _user_stacklevel() -> int:
+    "The `stacklevel` that makes a warning of the function calling this point at the first caller outside catdog."
+    pkg, f, level = os.path.dirname(os.path.abspath(__file__)) if '__file__' in globals() else None, sys._getframe(1), 1
+    while pkg and f.f_back is not None and os.path.abspath(f.f_code.co_filename).startswith(pkg + os.sep): f, level = f.f_back, level + 1
+    return level
+
+def _same_classes(old, new, warn:bool=True):
+    "Refuse `new` data whose number of classes is not what `old`'s learner predicts; warn (if `warn`) where the names differ."
     oc, nc = getattr(old, 'c', None), getattr(new, 'c', None)
     if oc is None or nc is None: return
     names = lambda d: ', '.join(map(str, getattr(d, 'classes', None) or range(d.c)))
     if oc != nc:
         raise ValueError(f"the new data has {nc} classes ({names(new)}), but this learner's model predicts {oc} ({names(old)}): "
                          f"new data must have the classes the model learnt; for other classes, create a new learner")
-    if list(map(str, getattr(old, 'classes', []) or [])) != list(map(str, getattr(new, 'classes', []) or [])):
+    if warn and list(map(str, getattr(old, 'classes', []) or [])) != list(map(str, getattr(new, 'classes', []) or [])):
         warnings.warn(f"the new data's classes ({names(new)}) are not the learner's ({names(old)}): "
-                      f"the model's outputs keep their order, so output i now means the new data's class i", stacklevel=3)
+                      f"the model's outputs keep their order, so output i now means the new data's class i", stacklevel=_user_stacklevel())
 
 def _flatten_seq(m):
     "Children of (nested, hook-free) plain `nn.Sequential`s, in order."

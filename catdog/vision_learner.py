@@ -446,7 +446,7 @@ class ConvLearner(VisionLearner):
     def data(self, data):
         "Go on with other image data of the same classes; in precompute mode, the head goes on with its activations."
         if not self.precompute: VisionLearner.data.fset(self, data); return
-        _same_classes(self._data, data)  # before leaving precompute mode
+        _same_classes(self._data, data, warn=False)  # before leaving precompute mode (setting the data warns)
         self.precompute = False
         try: VisionLearner.data.fset(self, data)
         finally: self.precompute = True  # the new data's activations (or, had it failed, the old ones, from their cache)
@@ -455,7 +455,7 @@ class ConvLearner(VisionLearner):
                  precompute:bool=False, # train the head on the body's activations of `data`
                 ):
         "fastai 0.7's `set_data`: go on training with `data`, the body frozen again (`learn.set_data(get_data(299, bs))`)."
-        _same_classes(self._full[1] if self.precompute else self._data, data)
+        _same_classes(self._full[1] if self.precompute else self._data, data, warn=False)  # before anything changes
         self.precompute = False
         self.data = data
         self.freeze()

@@ -269,3 +269,21 @@ def test_plots_return_figures(data):
     learn.fit_one_cycle(2, 1e-2)
     for fig in (learn.recorder.plot_lr(), learn.recorder.plot_lr(show_moms=True), learn.recorder.plot_losses()):
         assert isinstance(fig, Figure) and all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
+
+
+def test_new_data_checked_and_warning_names_callers_line(data, tmp_path):
+    "`learn.data = data` refuses another number of classes; a renaming warns at the caller's line, through subclass setters too."
+    import warnings
+    from catdog.vision_learner import VisionLearner
+    for cls in (Learner, VisionLearner):
+        torch.manual_seed(0)
+        learn = cls(data, tiny_cnn(), quiet=True)
+        with pytest.raises(ValueError, match=r"3 classes \(class0, class1, class2\), but this learner's model predicts 2"):
+            learn.data = SynthData(tmp_path/'d3', c=3)
+        assert learn.data is data
+        renamed = SynthData(tmp_path/'d2'); renamed.classes = ['cat', 'dog']
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always')
+            learn.data = renamed; line = __import__('inspect').currentframe().f_lineno
+        assert [(x.filename, x.lineno) for x in w] == [(__file__, line)], [(x.filename, x.lineno, str(x.message)) for x in w]
+        assert 'output i now means' in str(w[0].message) and learn.data is renamed

@@ -19,7 +19,7 @@ from .data import DatasetType, ImageDataBunch, ImageDataset, _dl_kwargs, _ds_typ
 from .images import load_image, get_image_files, ImageLoadError
 from .transforms import ImageTransforms, transforms_side_on
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
-from .learner import Learner, SGD, accuracy, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT, _draws_bars, _same_classes
+from .learner import Learner, SGD, accuracy, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT, _draws_bars, _same_classes, _user_stacklevel
 from .hooks import PrettyString
 
 # %% auto #0
@@ -37,7 +37,7 @@ def _match_norm(data, stats):
         fmt = lambda s: tuple(tuple(round(float(v), 4) for v in part) for part in s)  # stored as float32: 0.485, not 0.48500001430511475
         warnings.warn(f"the data is normalised with {fmt(norm.stats)}, but the pretrained model was trained with {fmt(stats)}; "
                       f"keeping the data's (call data.normalize() with the arch's stats, or build the transforms with "
-                      f"tfms_from_model, to match).", stacklevel=3)
+                      f"tfms_from_model, to match).", stacklevel=_user_stacklevel())
 
 # %% ../nbs/07_vision_learner.ipynb #af573d6e
 def _init_head(head:nn.Module):

@@ -287,3 +287,23 @@ def test_new_data_checked_and_warning_names_callers_line(data, tmp_path):
             learn.data = renamed; line = __import__('inspect').currentframe().f_lineno
         assert [(x.filename, x.lineno) for x in w] == [(__file__, line)], [(x.filename, x.lineno, str(x.message)) for x in w]
         assert 'output i now means' in str(w[0].message) and learn.data is renamed
+
+
+def test_new_data_normalised_as_the_models(data, tmp_path):
+    "A `VisionLearner` normalises new data as its data was; data normalised otherwise warns at the caller's line."
+    import inspect, warnings
+    from catdog.transforms import Normalize
+    from catdog.vision_learner import VisionLearner
+    data.norm = Normalize((0.5,) * 3, (0.25,) * 3)
+    learn = VisionLearner(data, tiny_cnn(), quiet=True)
+    plain = SynthData(tmp_path/'plain'); plain.norm = None
+    plain.normalize = lambda stats: setattr(plain, 'norm', Normalize(*stats))
+    learn.data = plain
+    assert plain.norm.stats == data.norm.stats
+    other = SynthData(tmp_path/'other'); other.norm = Normalize((0.4,) * 3, (0.2,) * 3)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        learn.data = other; line = inspect.currentframe().f_lineno
+    assert [(x.filename, x.lineno) for x in w] == [(__file__, line)], [(x.filename, x.lineno, str(x.message)) for x in w]
+    assert 'the data is normalised with' in str(w[0].message)
+    assert np.allclose(other.norm.stats, ((0.4,) * 3, (0.2,) * 3))  # kept

@@ -452,7 +452,9 @@ def _same_classes(old, new, warn:bool=True):
     "Refuse `new` data whose number of classes is not what `old`'s learner predicts; warn (if `warn`) where the names differ."
     oc, nc = getattr(old, 'c', None), getattr(new, 'c', None)
     if oc is None or nc is None: return
-    names = lambda d: ', '.join(map(str, getattr(d, 'classes', None) or range(d.c)))
+    def names(d, most=8):
+        cs = list(map(str, getattr(d, 'classes', None) or range(d.c)))
+        return ', '.join(cs if len(cs) <= most else cs[:most-2] + ['...'] + cs[-1:])
     if oc != nc:
         raise ValueError(f"the new data has {nc} classes ({names(new)}), but this learner's model predicts {oc} ({names(old)}): "
                          f"new data must have the classes the model learnt; for other classes, create a new learner")

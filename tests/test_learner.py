@@ -287,6 +287,9 @@ def test_new_data_checked_and_warning_names_callers_line(data, tmp_path):
             learn.data = renamed; line = __import__('inspect').currentframe().f_lineno
         assert [(x.filename, x.lineno) for x in w] == [(__file__, line)], [(x.filename, x.lineno, str(x.message)) for x in w]
         assert 'output i now means' in str(w[0].message) and learn.data is renamed
+    with pytest.raises(ValueError, match=r"has 120 classes \(class0, class1, class2, class3, class4, class5, \.\.\., class119\), but"):
+        big = SynthData(tmp_path/'d120'); big.c, big.classes = 120, [f'class{i}' for i in range(120)]
+        learn.data = big  # a long list of classes is cut short
 
 
 def test_new_data_normalised_as_the_models(data, tmp_path):

@@ -56,11 +56,7 @@ class VisionLearner(Learner):
         super().__init__(data, model, **kwargs)
         self.arch, self.cfg = arch, dict(cfg or {})
 
-    @property
-    def data(self):
-        "What the learner trains on and predicts."
-        return self._data
-    @data.setter
+    @Learner.data.setter
     def data(self, data):
         "Go on with other data of the same classes (`learn.data = data`), normalised as the model's data was (as `create_cnn` does)."
         old = self.__dict__.get('_data')
@@ -438,13 +434,9 @@ class ConvLearner(VisionLearner):
         try: yield
         finally: self.model, self._data, self._layer_groups, self._n_frozen, self.opt = saved
 
-    @property
-    def data(self):
-        "What the learner trains on: in precompute mode, the activations of its photos (`ActivationData`)."
-        return self._data
-    @data.setter
+    @VisionLearner.data.setter
     def data(self, data):
-        "Go on with other image data of the same classes; in precompute mode, the head goes on with its activations."
+        "Go on with other image data of the same classes; in precompute mode (where `data` gives the activations of its photos, `ActivationData`), the head goes on with the new photos' activations."
         if not self.precompute: VisionLearner.data.fset(self, data); return
         _same_classes(self._data, data, warn=False)  # before leaving precompute mode (setting the data warns)
         self.precompute = False

@@ -447,7 +447,7 @@ class ConvLearner(VisionLearner):
                  precompute:bool=False, # train the head on the body's activations of `data`
                 ):
         "fastai 0.7's `set_data`: go on training with `data`, the body frozen again (`learn.set_data(get_data(299, bs))`)."
-        _same_classes(self._full[1] if self.precompute else self._data, data, warn=False)  # before anything changes
+        if self.precompute: _same_classes(self._data, data, warn=False)  # refused before leaving precompute mode (setting the data checks otherwise)
         self.precompute = False
         self.data = data
         self.freeze()

@@ -25,10 +25,11 @@ from .fastconv import fast_depthwise, plain_depthwise, unpad_same, fuse_conv_act
 from .schedulers import sched_exp, one_cycle_sched, sgdr_sched, sgdr_cycle_lens
 
 # %% auto #0
-__all__ = ['SuggestedLRs', 'accuracy', 'error_rate', 'CancelFitException', 'CancelEpochException', 'CancelTrainException',
-           'CancelValidException', 'CancelBatchException', 'CancelStepException', 'NonFiniteLossError', 'Callback',
-           'Recorder', 'ParamScheduler', 'LRFinder', 'ProgressCallback', 'MixedPrecision', 'ChannelsLast',
-           'FastDepthwise', 'FoldFrozenBN', 'TerminateOnNaN', 'AdamW', 'SGD', 'Learner']
+__all__ = ['SuggestedLRs', 'accuracy', 'accuracy_np', 'error_rate', 'CancelFitException', 'CancelEpochException',
+           'CancelTrainException', 'CancelValidException', 'CancelBatchException', 'CancelStepException',
+           'NonFiniteLossError', 'Callback', 'Recorder', 'ParamScheduler', 'LRFinder', 'ProgressCallback',
+           'MixedPrecision', 'ChannelsLast', 'FastDepthwise', 'FoldFrozenBN', 'TerminateOnNaN', 'AdamW', 'SGD',
+           'Learner']
 
 # %% ../nbs/06_learner.ipynb #792120b7
 def _as_tensor(x): return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
@@ -39,11 +40,22 @@ def accuracy(preds, # scores (n, c): logits, probabilities or log-probabilities;
     "Fraction of `preds` whose argmax is `targs`: a 0-d tensor for torch input, a float for numpy input."
     as_np = not isinstance(preds, torch.Tensor)
     p, t = _as_tensor(preds), _as_tensor(targs)
+    one_row = p.ndim == 1 and p.is_floating_point()  # scores, not class ids: TTA's mean averaged once more?
     if p.ndim > 1: p = p.argmax(dim=-1)
     p, t = p.reshape(-1), t.reshape(-1).to(p.device)
-    if len(p) != len(t): raise ValueError(f"accuracy: {len(p)} predictions but {len(t)} targets")
+    if len(p) != len(t):
+        hint = (": a row of scores rather than (n, c)? catdog's `TTA()` already averages the augmented versions, as the "
+                "lesson's fastai did: its log-probabilities are (n, c), to pass as they are, not averaged over axis 0"
+                ) if one_row else ""
+        raise ValueError(f"accuracy: {len(p)} predictions but {len(t)} targets{hint}")
     acc = (p == t.long()).float().mean()
     return acc.item() if as_np else acc
+
+def accuracy_np(preds, # scores (n, c) as numpy: probabilities, log-probabilities or logits
+                targs, # true class ids (n,)
+               ) -> float:
+    "fastai 0.7's name for `accuracy` on numpy arrays (`accuracy_np(probs, y)`): a float."
+    return float(accuracy(np.asarray(preds), np.asarray(targs)))
 
 def error_rate(preds, # scores (n, c) or class ids (n,)
                targs, # true class ids (n,)

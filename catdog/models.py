@@ -13,7 +13,7 @@ from torch import nn
 import torch.nn.functional as F
 import torchvision
 
-from .core import _eval_mode
+from .core import _eval_mode, _positive_int
 from .transforms import imagenet_stats, tfms_from_stats
 
 # %% auto #0
@@ -244,6 +244,9 @@ def create_head(nf:int, # features coming out of the pooling (2x the body's chan
                ) -> nn.Sequential:
     "Model head that takes `nf` features, runs through `lin_ftrs`, and ends with `nc` classes."
     ftrs = [nf] + (list(lin_ftrs) if lin_ftrs is not None else [512]) + [nc]
+    names = ['nf'] + [f'lin_ftrs[{i}]' for i in range(len(ftrs) - 2)] + ['nc']
+    for name, n in zip(names, ftrs):  # PyTorch would build empty layers from 0, and name no argument for -5
+        _positive_int(n, f"create_head: {name}", ' (a number of features)' if name != 'nc' else ' (the number of classes)')
     ps = list(ps) if isinstance(ps, (list, tuple)) else [ps/2] * (len(ftrs)-2) + [ps]
     if len(ps) != len(ftrs)-1: raise ValueError(f"ps has {len(ps)} values but the head has {len(ftrs)-1} blocks")
     if not all(0 <= p < 1 for p in ps): raise ValueError(f"ps, the head's dropout probabilities, must be in [0, 1), got {ps}")

@@ -40,8 +40,10 @@ class Normalize:
     def __init__(self, mean, # per-channel mean of [0,1] pixels
                  std, # per-channel standard deviation of [0,1] pixels
                 ):
-        self.mean, self.std = torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
-        if (self.std <= 0).any(): raise ValueError(f"Normalize: std must be positive, got {list(std)}")
+        self.mean, self.std = (torch.tensor(s, dtype=torch.float32).reshape(-1) for s in (mean, std))
+        if self.mean.shape != self.std.shape:  # else the first batch fails, in PyTorch's words
+            raise ValueError(f"Normalize: mean and std need one value per channel each, got mean {mean!r} and std {std!r}")
+        if (self.std <= 0).any(): raise ValueError(f"Normalize: std must be positive, got {std!r}")
 
     @property
     def stats(self): return tuple(self.mean.tolist()), tuple(self.std.tolist())

@@ -625,7 +625,8 @@ class Learner:
         "One learning rate per layer group from a float, a `slice` (spread geometrically) or a list/array."
         n = len(self.layer_groups)
         given = [x for x in (lr.start, lr.stop) if x is not None] if isinstance(lr, slice) else lr
-        a = np.asarray(given, dtype=float)
+        try: a = np.asarray(given, dtype=float)
+        except (TypeError, ValueError): raise ValueError(f"learning rates must be numbers (a float, a slice, or one per layer group), got {lr!r}") from None
         if not (np.isfinite(a).all() and (a >= 0).all()):  # a negative rate climbs the loss; NaN ruins every weight it touches
             raise ValueError(f"learning rates must be finite and not negative, got {lr}")
         if isinstance(lr, slice):

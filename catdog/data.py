@@ -264,13 +264,22 @@ class ImageData:
         return next(iter(dl.new(num_workers=0)))
 
     def one_item(self, x) -> torch.Tensor:
-        "A batch of one on the device from a file, a picture of any size (PIL image, uint8 CHW tensor, uint8 HWC array), resized and cropped as a validation photo, or a normalised item of a dataset."
+        "A batch of one on the device from a file, a picture of any size (PIL image, uint8 CHW tensor, uint8 HWC array or float HWC array in [0,1]), resized and cropped as a validation photo, or a normalised item of a dataset."
+        if isinstance(x, np.ndarray) and x.dtype.kind == 'f' and x.ndim == 3 and x.shape[-1] in (3, 4) and x.shape[0] > 4:
+            if not (x.min() >= 0 and x.max() <= 1):  # plt.imread gives [0,1] floats for a PNG; anything else is no picture we can read
+                raise ValueError(f"a float HWC picture must hold values in [0,1], as plt.imread gives for a PNG; got {x.min():g} to "
+                                 f"{x.max():g} (pass uint8 pixels, or a normalised CHW item of a dataset)")
+            x = (x*255).round().astype(np.uint8)
         if isinstance(x, (str, os.PathLike)): x = self.val_tfms.load(x)
         elif isinstance(x, np.ndarray) and x.dtype == np.uint8 and (x.ndim == 2 or (x.ndim == 3 and x.shape[-1] in (3, 4))):
             x = self.val_tfms(Image.fromarray(x))  # HWC, as plt.imread of a JPEG or np.asarray(a PIL image) gives
         elif isinstance(x, Image.Image) or (isinstance(x, torch.Tensor) and x.dtype == torch.uint8 and x.ndim == 3): x = self.val_tfms(x)
+        if not isinstance(x, (torch.Tensor, np.ndarray)):
+            raise TypeError(f"expected an image: a file name, a PIL image, a uint8 CHW tensor or HWC array, a float HWC array in "
+                            f"[0,1] or a normalised CHW item of a dataset; got {type(x).__name__}")
         x = torch.as_tensor(x)
         if x.ndim == 3: x = x[None]
+        if x.ndim != 4: raise ValueError(f"expected an image (CHW, or HWC for uint8 pixels) or a batch of them (NCHW); got shape {tuple(x.shape)}")
         dl = self.valid_dl
         if x.dtype == torch.uint8: return dl.to_device(x, torch.zeros(len(x)))[0]
         x = x.to(dl.device, torch.float32)  # already a normalised float item, as `ds[i][0]`

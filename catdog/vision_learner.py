@@ -126,7 +126,7 @@ def _predict_batch(learn, xb) -> torch.Tensor:
 
 # %% ../nbs/07_vision_learner.ipynb #c501a549
 @patch
-def predict(self:VisionLearner, item, # a file, a PIL image, a uint8 CHW tensor or HWC array, or a dataset item
+def predict(self:VisionLearner, item, # a file, a PIL image, a uint8 CHW tensor or HWC array, a [0,1] float HWC array, or a dataset item
                 ) -> tuple:
     "`(class name, class index, probabilities)` for one image."
     if isinstance(item, (str, os.PathLike)) and Path(item).is_dir():

@@ -255,6 +255,13 @@ class ImageTransforms:
                 ):
         if int(sz) != sz or sz < 1: raise ValueError(f"sz must be a positive integer, got {sz!r}")
         self.sz, self.train, self.norm, self.p_zoom = int(sz), train, norm, p_zoom
+        if callable(aug_tfms): aug_tfms = [aug_tfms]  # one transform
+        if aug_tfms is not None and (isinstance(aug_tfms, (str, bytes)) or not isinstance(aug_tfms, (list, tuple))):
+            raise TypeError(f"aug_tfms must be a list of transforms, e.g. transforms_side_on; got {aug_tfms!r}")
+        if bad := [t for t in aug_tfms or [] if not (callable(t) or isinstance(t, RandomZoom))]:
+            raise TypeError(f"aug_tfms must be a list of transforms, e.g. transforms_side_on; {bad[0]!r} in it is none")
+        if max_zoom is not None and not max_zoom >= 1:  # below 1 would zoom out, leaving less than `sz` to crop
+            raise ValueError(f"max_zoom must be at least 1 (1 or None: no zoom), got {max_zoom!r}")
         self.aug_tfms = [t for t in (aug_tfms or []) if not isinstance(t, RandomZoom)] if train else []
         self.max_zoom = max(1., float(max_zoom or 1.)) if train else 1.
         self.crop_type = crop_type if train else (CropType.NO if crop_type == CropType.NO else CropType.CENTER)

@@ -435,6 +435,11 @@ def _drop_bad(fnames, y, sz):
 # %% ../nbs/03_data.ipynb #13d70b3c
 def _default_tfms(tfms):
     if tfms is None or (isinstance(tfms, (tuple, list)) and all(t is None for t in tfms)): return tfms_from_stats(imagenet_stats, 224)
+    if not (isinstance(tfms, (tuple, list)) and len(tfms) == 2 and all(isinstance(t, ImageTransforms) for t in tfms)):
+        v1 = isinstance(tfms, (tuple, list)) and all(isinstance(t, (list, tuple)) for t in tfms)  # get_transforms() gives two lists
+        raise TypeError(f"tfms must be a pair (trn_tfms, val_tfms), as tfms_from_model(arch, sz) gives; got {type(tfms).__name__}"
+                        + (f" of {len(tfms)}" if isinstance(tfms, (tuple, list)) else "")
+                        + (": fastai v1's get_transforms() goes to ImageDataBunch.from_folder(path, ds_tfms=..., size=...)" if v1 else ""))
     return tfms
 
 def _unsplit_classes(path:Path, trn_name:str='train', val_name:str='valid') -> list[str]:

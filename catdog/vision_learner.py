@@ -457,9 +457,9 @@ class ConvLearner(VisionLearner):
     head = property(lambda self: (self._full[0] if self.precompute else self.model)[1])
 
     def _lrs(self, lrs):
-        "In precompute mode only the head trains: an lr array's last rate is its rate."
-        a = np.asarray(lrs, dtype=float)
-        return float(a.reshape(-1)[-1]) if self.precompute and a.ndim else lrs
+        "In precompute mode only the head trains: of an lr array or slice (rates for the whole model's layer groups), the last rate is its rate."
+        if not self.precompute or (np.ndim(lrs) == 0 and not isinstance(lrs, slice)): return lrs
+        with self._images(): return float(self.lr_range(lrs)[-1])  # an array of the wrong length is refused as without precompute
 
     def freeze_to(self, n:int):
         "Freeze layer groups before `n` (leaving precompute mode: the body trains on images)."

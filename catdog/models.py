@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_models.ipynb #fe4c3668
 from __future__ import annotations
-import copy, importlib, os, socket, urllib.error, urllib.parse
+import copy, importlib, numbers, os, socket, urllib.error, urllib.parse
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -247,6 +247,9 @@ def create_head(nf:int, # features coming out of the pooling (2x the body's chan
     names = ['nf'] + [f'lin_ftrs[{i}]' for i in range(len(ftrs) - 2)] + ['nc']
     for name, n in zip(names, ftrs):  # PyTorch would build empty layers from 0, and name no argument for -5
         _positive_int(n, f"create_head: {name}", ' (a number of features)' if name != 'nc' else ' (the number of classes)')
+    is_p = lambda p: isinstance(p, numbers.Real) and not isinstance(p, bool)
+    if not (all(map(is_p, ps)) if isinstance(ps, (list, tuple)) else is_p(ps)):
+        raise ValueError(f"ps, the head's dropout probabilities, must be numbers in [0, 1), got {ps!r}")
     ps = list(ps) if isinstance(ps, (list, tuple)) else [ps/2] * (len(ftrs)-2) + [ps]
     if len(ps) != len(ftrs)-1: raise ValueError(f"ps has {len(ps)} values but the head has {len(ftrs)-1} blocks")
     if not all(0 <= p < 1 for p in ps): raise ValueError(f"ps, the head's dropout probabilities, must be in [0, 1), got {ps}")

@@ -99,6 +99,13 @@ def one_cycle_sched(max_lr, # peak learning rate: a float or an array with one r
     "One-cycle schedules: `{'lr': f, 'mom': g}`, functions of `pos`."
     if not 0 < pct_start < 1: raise ValueError(f"pct_start must be in (0,1), got {pct_start}")
     if final_div is None: final_div = div_factor * 1e4
+    for name, v in (('div_factor', div_factor), ('final_div', final_div)):  # 0 would start or end at an infinite rate
+        if not (isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and 0 < v < math.inf):
+            raise ValueError(f"{name} must be a positive number (the rate {'starts' if name == 'div_factor' else 'ends'} at max_lr/{name}), got {v!r}")
+    if isinstance(moms, np.ndarray): moms = tuple(moms.tolist())
+    if isinstance(moms, (int, float, np.number)): moms = (moms, moms)  # one momentum throughout, as fastai v1 took it
+    if not (isinstance(moms, (tuple, list)) and len(moms) == 2 and all(isinstance(m, (int, float, np.number)) and 0 <= m < 1 for m in moms)):
+        raise ValueError(f"moms must be two momentums in [0, 1), at the ends of the cycle and at its peak rate (e.g. (0.95, 0.85)), got {moms!r}")
     low = max_lr / div_factor
     return {'lr':  combine_scheds([pct_start, 1-pct_start], [partial(sched_cos, low, max_lr), partial(sched_cos, max_lr, max_lr/final_div)]),
             'mom': combine_scheds([pct_start, 1-pct_start], [partial(sched_cos, moms[0], moms[1]), partial(sched_cos, moms[1], moms[0])])}

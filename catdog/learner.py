@@ -528,6 +528,9 @@ class Learner:
         self.bn_eval, self.fuse_bn, self._eval_model = bn_eval, fuse_bn, None
         self.loss_func = loss_func if loss_func is not None else nn.CrossEntropyLoss()
         self.metrics = listify(metrics)
+        if bad := [m for m in self.metrics if not callable(m)]:
+            raise TypeError(f"metrics must be functions m(preds, targs), such as accuracy or error_rate; got {bad[0]!r}"
+                            + (f" (a name: pass the function itself, metrics=[{bad[0]}])" if isinstance(bad[0], str) else ""))
         self.path = Path(path if path is not None else getattr(data, 'path', '.'))
         self.device = defaults.get_device(device)
         self.model = model.to(self.device)
@@ -643,7 +646,8 @@ class Learner:
     def set_hyper(self, name:str, vals):
         "Set hyper-parameter `name` ('lr', 'mom', 'wd' or a param_group key) per layer group."
         pgs = self.opt.param_groups
-        vals = np.asarray(vals, dtype=float)
+        try: vals = np.asarray(vals, dtype=float)
+        except (TypeError, ValueError): raise ValueError(f"{name} must be a number, or one per layer group, got {vals!r}") from None
         if vals.ndim == 0: vals = np.full(len(pgs), float(vals))
         if len(vals) != len(pgs): raise ValueError(f"{len(vals)} values of {name!r} for {len(pgs)} layer groups")
         for pg, v in zip(pgs, vals.tolist()):

@@ -395,7 +395,12 @@ def create_body(arch, # an arch function (`models.resnet34`) or a timm model nam
     if cut is None: cut = arch_meta(arch)['cut']
     if cut is None: cut = 'timm' if isinstance(arch, str) else default_cut(model)
     if cut == 'timm': return TimmBody(model)
-    if isinstance(cut, int): return nn.Sequential(*list(model.children())[:cut])
+    if isinstance(cut, int):
+        n = len(list(model.children()))
+        if cut == 0 or not -n < cut <= n:  # else an empty body, or all of the model (its classifier too) with no word
+            raise ValueError(f"cut={cut}: the body keeps the children of {arch_name(arch)} before cut, and it has {n}; "
+                             f"give a cut from 1 to {n} (or from -{n-1} to -1, counted from the end)")
+        return nn.Sequential(*list(model.children())[:cut])
     if callable(cut): return cut(model)
     raise TypeError(f"cut must be an int, a function or None, not {type(cut).__name__}")
 
@@ -403,7 +408,10 @@ def create_body(arch, # an arch function (`models.resnet34`) or a timm model nam
 def num_features_model(m:nn.Module) -> int: # a body
     "Number of channels of the feature map `m` outputs (run on a small dummy batch)."
     p = next(m.parameters())
-    with torch.no_grad(), _eval_mode(m): return m(torch.zeros(1, 3, 64, 64, dtype=p.dtype, device=p.device)).shape[1]
+    with torch.no_grad(), _eval_mode(m): out = m(torch.zeros(1, 3, 64, 64, dtype=p.dtype, device=p.device))
+    if out.ndim != 4: raise ValueError(f"the body outputs shape {tuple(out.shape)}, not a feature map (N, C, H, W): cut the model "
+                                       f"before its pooling and classifier (`cut` of create_body and create_cnn)")
+    return out.shape[1]
 
 # %% ../nbs/04_models.ipynb #d80cb1ce
 def tfms_from_model(arch, # an arch function or a timm model name

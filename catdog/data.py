@@ -696,5 +696,12 @@ class ImageDataBunch(ImageData):
 
 def _v1_tfms(ds_tfms, size):
     size = 224 if size is None else size
+    if ds_tfms is not None and not (isinstance(ds_tfms, (tuple, list)) and len(ds_tfms) == 2
+                                    and all(t is None or isinstance(t, (tuple, list)) for t in ds_tfms)):
+        seq = isinstance(ds_tfms, (tuple, list))
+        zero7 = seq and any(isinstance(t, ImageTransforms) for t in ds_tfms)
+        got = f"a {type(ds_tfms).__name__} of {', '.join(type(t).__name__ for t in ds_tfms)}" if seq else f"{ds_tfms!r:.80}"
+        raise TypeError(f"ds_tfms must be a (train, valid) pair of lists of transforms, as get_transforms() gives; got {got}"
+                        + ("; a (trn_tfms, val_tfms) pair from tfms_from_model goes to ImageClassifierData.from_paths(path, tfms=...)" if zero7 else ""))
     trn, val = ds_tfms if ds_tfms is not None else (None, None)
     return ImageTransforms.from_list(trn, size, train=True), ImageTransforms.from_list(val, size, train=False)

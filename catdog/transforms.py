@@ -332,8 +332,8 @@ def get_transforms(do_flip:bool=True, # random left-right flips
                    p_lighting:float=0.75, # probability of a lighting change
                   ) -> tuple[list, list]:
     "fastai v1: `(train, valid)` lists of transforms (valid: none, the pipeline crops the centre)."
-    for name, v in (('max_lighting', max_lighting), ('max_warp', max_warp)):
-        if not 0 <= v < 1: raise ValueError(f"{name} must be from 0 to below 1, got {v!r}")
+    for name, v in (('max_lighting', max_lighting), ('max_warp', max_warp)):  # None, as 0: none
+        if v is not None and not 0 <= v < 1: raise ValueError(f"{name} must be from 0 to below 1, got {v!r}")
     for name, v in (('p_affine', p_affine), ('p_lighting', p_lighting)):
         if not 0 <= v <= 1: raise ValueError(f"{name} must be a probability, from 0 to 1, got {v!r}")
     if max_zoom is not None and not max_zoom >= 1: raise ValueError(f"max_zoom must be at least 1 (1: no zoom), got {max_zoom!r}")

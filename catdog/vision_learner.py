@@ -458,7 +458,8 @@ class ConvLearner(VisionLearner):
 
     def _lrs(self, lrs):
         "In precompute mode only the head trains: of an lr array or slice (rates for the whole model's layer groups), the last rate is its rate."
-        if not self.precompute or (np.ndim(lrs) == 0 and not isinstance(lrs, slice)): return lrs
+        if not self.precompute or not isinstance(lrs, (list, tuple, np.ndarray, slice)): return lrs  # a float
+        if isinstance(lrs, np.ndarray) and lrs.ndim == 0: return lrs
         with self._images(): return float(self.lr_range(lrs)[-1])  # an array of the wrong length is refused as without precompute
 
     def freeze_to(self, n:int):

@@ -243,6 +243,10 @@ def _chw(im) -> torch.Tensor:
         raise ValueError(f"Expected a uint8 CHW tensor with 3 channels, got {im.dtype} of shape {tuple(im.shape)}")
     return im
 
+def _check_zoom(max_zoom):
+    "Refuse a `max_zoom` below 1, which would zoom out and leave less than `sz` to crop (None and 1: no zoom)."
+    if max_zoom is not None and not max_zoom >= 1: raise ValueError(f"max_zoom must be at least 1 (1 or None: no zoom), got {max_zoom!r}")
+
 class ImageTransforms:
     "Picture (file, PIL image or uint8 CHW tensor) -> uint8 CHW tensor of exactly `sz x sz`; random augmentation when `train`."
     def __init__(self, sz:int, # side of the square output
@@ -260,8 +264,7 @@ class ImageTransforms:
             raise TypeError(f"aug_tfms must be a list of transforms, e.g. transforms_side_on; got {aug_tfms!r}")
         if bad := [t for t in aug_tfms or [] if not (callable(t) or isinstance(t, RandomZoom))]:
             raise TypeError(f"aug_tfms must be a list of transforms, e.g. transforms_side_on; {bad[0]!r} in it is none")
-        if max_zoom is not None and not max_zoom >= 1:  # below 1 would zoom out, leaving less than `sz` to crop
-            raise ValueError(f"max_zoom must be at least 1 (1 or None: no zoom), got {max_zoom!r}")
+        _check_zoom(max_zoom)
         self.aug_tfms = [t for t in (aug_tfms or []) if not isinstance(t, RandomZoom)] if train else []
         self.max_zoom = max(1., float(max_zoom or 1.)) if train else 1.
         self.crop_type = crop_type if train else (CropType.NO if crop_type == CropType.NO else CropType.CENTER)
@@ -336,7 +339,7 @@ def get_transforms(do_flip:bool=True, # random left-right flips
         if v is not None and not 0 <= v < 1: raise ValueError(f"{name} must be from 0 to below 1, got {v!r}")
     for name, v in (('p_affine', p_affine), ('p_lighting', p_lighting)):
         if not 0 <= v <= 1: raise ValueError(f"{name} must be a probability, from 0 to 1, got {v!r}")
-    if max_zoom is not None and not max_zoom >= 1: raise ValueError(f"max_zoom must be at least 1 (1: no zoom), got {max_zoom!r}")
+    _check_zoom(max_zoom)  # here too: a zoom of at most 1 adds no `RandomZoom` for the pipeline to check
     res = []
     if do_flip: res.append(RandomDihedral() if flip_vert else RandomFlip())
     if max_warp: res.append(RandomWarp(max_warp, p=p_affine))

@@ -341,20 +341,22 @@ model_meta = {
     resnet50:  dict(cut=-2, split=resnet_split, stats=imagenet_stats, weights=_tv('resnet50')),
     resnet101: dict(cut=-2, split=resnet_split, stats=imagenet_stats, weights=_tv('resnet101')),
     resnet152: dict(cut=-2, split=resnet_split, stats=imagenet_stats, weights=_tv('resnet152')),
-    efficientnet_lite0: dict(cut=effnet_body, split=effnet_split, stats=lite_stats, weights=_lite(0), bn_eval=True),
-    efficientnet_lite1: dict(cut=effnet_body, split=effnet_split, stats=lite_stats, weights=_lite(1), bn_eval=True),
-    efficientnet_lite2: dict(cut=effnet_body, split=effnet_split, stats=lite_stats, weights=_lite(2), bn_eval=True),
+    efficientnet_lite0: dict(cut=effnet_body, split=effnet_split, stats=lite_stats, weights=_lite(0), bn_eval=True, interpolation='bicubic'),
+    efficientnet_lite1: dict(cut=effnet_body, split=effnet_split, stats=lite_stats, weights=_lite(1), bn_eval=True, interpolation='bicubic'),
+    efficientnet_lite2: dict(cut=effnet_body, split=effnet_split, stats=lite_stats, weights=_lite(2), bn_eval=True, interpolation='bicubic'),
 }
 
 def arch_meta(arch) -> dict: # an arch function or a timm model name
-    "The `model_meta` entry of `arch`, with defaults for unknown archs (timm names: timm's statistics)."
+    "The `model_meta` entry of `arch`, with defaults for unknown archs (timm names: timm's statistics and resize filter)."
     if isinstance(arch, str) and arch in _registry(): arch = _registry()[arch]
-    meta = dict(cut=None, split=default_split, stats=imagenet_stats, weights='the arch function itself', bn_eval=False)
+    meta = dict(cut=None, split=default_split, stats=imagenet_stats, weights='the arch function itself', bn_eval=False,
+                interpolation='bilinear')
     if isinstance(arch, str):
         from timm.models import get_pretrained_cfg
         cfg = get_pretrained_cfg(arch)
         meta['weights'] = f"timm: {(cfg.hf_hub_id or cfg.url) if cfg else 'no pretrained weights'}"
         if cfg is not None and cfg.mean: meta['stats'] = (tuple(cfg.mean), tuple(cfg.std))
+        if cfg is not None and cfg.interpolation in ('bilinear', 'bicubic'): meta['interpolation'] = cfg.interpolation
     given = dict(model_meta.get(arch, {}))
     if 'split_on' in given and 'split' not in given: given['split'] = given.pop('split_on')
     meta.update(given)
@@ -419,8 +421,10 @@ def tfms_from_model(arch, # an arch function or a timm model name
                     aug_tfms=None, # augmentations (e.g. `transforms_side_on`)
                     max_zoom=None, # random zoom up to this scale
                     **kwargs) -> tuple:
-    "Train and valid transforms for `arch`: `tfms_from_stats` with the arch's statistics from `model_meta`."
-    return tfms_from_stats(arch_meta(get_arch(arch))['stats'], sz, aug_tfms=aug_tfms, max_zoom=max_zoom, **kwargs)
+    "Train and valid transforms for `arch`: `tfms_from_stats` with the arch's statistics and resize filter from `model_meta`."
+    meta = arch_meta(get_arch(arch))
+    kwargs.setdefault('interpolation', meta['interpolation'])  # `interpolation=` given: that filter
+    return tfms_from_stats(meta['stats'], sz, aug_tfms=aug_tfms, max_zoom=max_zoom, **kwargs)
 
 # %% ../nbs/04_models.ipynb #a6bcfff8
 def _bn_scale_shift(bn:nn.BatchNorm2d) -> tuple:

@@ -188,6 +188,14 @@ def _short_plan(w:int, h:int, short:int, max_ratio:float):
     s = short/min(r - l, b - t)
     return (l, t, r, b), (max(short, round((r - l)*s)), max(short, round((b - t)*s))), s
 
+_FILTERS = {'bilinear': (v2.InterpolationMode.BILINEAR, Image.BILINEAR), 'bicubic': (v2.InterpolationMode.BICUBIC, Image.BICUBIC)}
+
+def _check_interpolation(interpolation:str) -> str:
+    "`interpolation` where it names a resize filter catdog has, else a `ValueError` that lists them."
+    if interpolation not in _FILTERS:
+        raise ValueError(f"interpolation must be one of {', '.join(map(repr, _FILTERS))} (the resize filter), got {interpolation!r}")
+    return interpolation
+
 class CropType(Enum):
     "How the final `sz x sz` square is cut: at random, from the centre, or by squashing the whole picture."
     RANDOM = 1
@@ -197,15 +205,17 @@ class CropType(Enum):
 def resize_short(im:Image.Image|torch.Tensor, # PIL image, or uint8 CHW tensor
                  short:int, # target length of the short side
                  max_ratio:float=4., # centre-crop the long side to at most this many times the short side
+                 interpolation:str='bilinear', # the filter: 'bilinear' or 'bicubic'
                 ) -> Image.Image|torch.Tensor:
-    "`im` resized (bilinear, antialiased) so its short side is `short`: a PIL image with Pillow, a tensor with torchvision."
+    "`im` resized (antialiased) so its short side is `short`: a PIL image with Pillow, a tensor with torchvision."
+    tv_filter, pil_filter = _FILTERS[_check_interpolation(interpolation)]
     if isinstance(im, torch.Tensor):
         (l, t, r, b), new, _ = _short_plan(im.shape[-1], im.shape[-2], short, max_ratio)
         x = im[..., t:b, l:r]
-        return x if new == (r - l, b - t) else v2.functional.resize(x, [new[1], new[0]], antialias=True)
+        return x if new == (r - l, b - t) else v2.functional.resize(x, [new[1], new[0]], interpolation=tv_filter, antialias=True)
     box, new, s = _short_plan(*im.size, short, max_ratio)
     if box != (0, 0, *im.size): im = im.crop(box)
-    return im if new == im.size else im.resize(new, Image.BILINEAR, reducing_gap=3. if s < 1/3 else None)
+    return im if new == im.size else im.resize(new, pil_filter, reducing_gap=3. if s < 1/3 else None)
 
 # %% ../nbs/02_transforms.ipynb #7e4636be
 _CROP_FIRST = (RandomRotate, RandomWarp, RandomLighting, RandomFlip)  # the augmentations `_crop_first` knows
@@ -256,9 +266,11 @@ class ImageTransforms:
                  crop_type:CropType=CropType.RANDOM, # how training crops (validation always crops the centre)
                  norm:Normalize|None=None, # the batch normalisation the data should use
                  p_zoom:float=1., # probability of zooming
+                 interpolation:str='bilinear', # the resize filter, 'bilinear' or 'bicubic' (`tfms_from_model`: the one the arch's weights were trained with)
                 ):
         if int(sz) != sz or sz < 1: raise ValueError(f"sz must be a positive integer, got {sz!r}")
         self.sz, self.train, self.norm, self.p_zoom = int(sz), train, norm, p_zoom
+        self.interpolation = _check_interpolation(interpolation)
         if callable(aug_tfms): aug_tfms = [aug_tfms]  # one transform
         if aug_tfms is not None and (isinstance(aug_tfms, (str, bytes)) or not isinstance(aug_tfms, (list, tuple))):
             raise TypeError(f"aug_tfms must be a list of transforms, e.g. transforms_side_on; got {aug_tfms!r}")
@@ -270,7 +282,8 @@ class ImageTransforms:
         self.crop_type = crop_type if train else (CropType.NO if crop_type == CropType.NO else CropType.CENTER)
         self.short_side = math.ceil(self.sz*self.max_zoom)
         crop = (v2.RandomCrop(self.sz, pad_if_needed=True) if self.crop_type == CropType.RANDOM
-                else v2.CenterCrop(self.sz) if self.crop_type == CropType.CENTER else v2.Resize((self.sz, self.sz)))
+                else v2.CenterCrop(self.sz) if self.crop_type == CropType.CENTER
+                else v2.Resize((self.sz, self.sz), interpolation=_FILTERS[self.interpolation][0], antialias=True))
         self.random_tfms = v2.Compose(self.aug_tfms + [crop])
         # the same steps, done on the crop alone (`_crop_first`), where catdog knows each of them
         self._crop_first = self.crop_type != CropType.NO and all(type(t) in _CROP_FIRST for t in self.aug_tfms)
@@ -279,21 +292,22 @@ class ImageTransforms:
     def from_list(cls, tfms, # list of transforms, as from `get_transforms`; a `RandomZoom` in it sets the zoom
                   sz:int, # side of the square output
                   train:bool=True, # training pipeline (random crop) or validation (centre crop)
-                  norm:Normalize|None=None): # the batch normalisation the data should use
+                  norm:Normalize|None=None, # the batch normalisation the data should use
+                  interpolation:str='bilinear'): # the resize filter, 'bilinear' or 'bicubic'
         "Pipeline from a fastai v1 style list of transforms (no list: no augmentation, centre crop)."
         tfms = list(tfms or [])
         zooms = [t for t in tfms if isinstance(t, RandomZoom)]
         crop = CropType.RANDOM if tfms else CropType.CENTER
         return cls(sz, tfms, max_zoom=zooms[0].max_zoom if zooms else None, train=train and bool(tfms),
-                   crop_type=crop, norm=norm, p_zoom=zooms[0].p if zooms else 1.)
+                   crop_type=crop, norm=norm, p_zoom=zooms[0].p if zooms else 1., interpolation=interpolation)
 
     def resize(self, x:Image.Image|torch.Tensor, # PIL image or uint8 CHW tensor
                short:int|None=None, # short side wanted (None: `short_side`)
               ) -> torch.Tensor:
-        "The one resize, antialiased: short side to `short` (`short x short` when cropping is `NO`), as a uint8 CHW tensor."
+        "The one resize, antialiased, with the pipeline's filter: short side to `short` (`short x short` when cropping is `NO`), as a uint8 CHW tensor."
         x, short = _chw(x), short or self.short_side
-        if self.crop_type == CropType.NO: return v2.functional.resize(x, [short, short], antialias=True)
-        return resize_short(x, short)
+        if self.crop_type == CropType.NO: return v2.functional.resize(x, [short, short], interpolation=_FILTERS[self.interpolation][0], antialias=True)
+        return resize_short(x, short, interpolation=self.interpolation)
 
     def __call__(self, im:Image.Image|torch.Tensor) -> torch.Tensor:
         "uint8 CHW tensor of `sz x sz` from a PIL image or a uint8 CHW tensor (of any size)."
@@ -310,7 +324,7 @@ class ImageTransforms:
 
     def __repr__(self):
         return (f'ImageTransforms(sz={self.sz}, train={self.train}, max_zoom={self.max_zoom}, '
-                f'crop_type={self.crop_type.name}, aug_tfms={self.aug_tfms}, norm={self.norm})')
+                f'crop_type={self.crop_type.name}, aug_tfms={self.aug_tfms}, norm={self.norm}, interpolation={self.interpolation!r})')
 
 # %% ../nbs/02_transforms.ipynb #28190faa
 def tfms_from_stats(stats, # (mean, std) of the pretrained model's inputs; None: no normalisation
@@ -318,11 +332,12 @@ def tfms_from_stats(stats, # (mean, std) of the pretrained model's inputs; None:
                     aug_tfms=None, # random augmentations for training, e.g. `transforms_side_on`
                     max_zoom:float|None=None, # random zoom up to this factor for training
                     crop_type:CropType=CropType.RANDOM, # how training images are cropped
+                    interpolation:str='bilinear', # the resize filter, 'bilinear' or 'bicubic'
                    ) -> tuple[ImageTransforms, ImageTransforms]:
     "fastai 0.7: `(trn_tfms, val_tfms)`; validation resizes the short side to `sz` and crops the centre."
     norm = Normalize(*stats) if stats is not None else None
-    trn = ImageTransforms(sz, aug_tfms, max_zoom=max_zoom, train=True, crop_type=crop_type, norm=norm)
-    val = ImageTransforms(sz, train=False, crop_type=crop_type, norm=norm)
+    trn = ImageTransforms(sz, aug_tfms, max_zoom=max_zoom, train=True, crop_type=crop_type, norm=norm, interpolation=interpolation)
+    val = ImageTransforms(sz, train=False, crop_type=crop_type, norm=norm, interpolation=interpolation)
     return trn, val
 
 def get_transforms(do_flip:bool=True, # random left-right flips
@@ -360,7 +375,7 @@ def spec(self:ImageTransforms) -> dict|None:
     if any(type(t) not in _AUG_ARGS for t in self.aug_tfms): return None
     augs = [[type(t).__name__, {a: getattr(t, a) for a in _AUG_ARGS[type(t)]}] for t in self.aug_tfms]
     return dict(sz=self.sz, train=self.train, max_zoom=self.max_zoom, p_zoom=self.p_zoom,
-                crop_type=self.crop_type.name, aug_tfms=augs)
+                crop_type=self.crop_type.name, aug_tfms=augs, interpolation=self.interpolation)
 
 @patch(cls_method=True)
 def from_spec(cls:ImageTransforms, spec:dict, # from `ImageTransforms.spec`
@@ -371,4 +386,4 @@ def from_spec(cls:ImageTransforms, spec:dict, # from `ImageTransforms.spec`
     if unknown: raise ValueError(f"unknown augmentation {unknown[0]!r} in a transforms spec (catdog's: {', '.join(_AUG_BY_NAME)})")
     augs = [_AUG_BY_NAME[n](**kw) for n, kw in spec['aug_tfms']]
     return cls(spec['sz'], augs, max_zoom=spec['max_zoom'], train=spec['train'], crop_type=CropType[spec['crop_type']],
-               norm=norm, p_zoom=spec['p_zoom'])
+               norm=norm, p_zoom=spec['p_zoom'], interpolation=spec.get('interpolation', 'bilinear'))  # exports before 2026-12-07: bilinear

@@ -195,10 +195,11 @@ def export(self:VisionLearner, fname='export.pth', # file name (relative: under 
     if self.arch is None: raise ValueError("export needs the learner's arch (create it with create_cnn)")
     fname = Path(fname)
     if not fname.is_absolute(): fname = self.path/fname
-    norm, trn = self.data.norm, getattr(self.data, 'trn_tfms', None)
+    norm, trn, val = self.data.norm, getattr(self.data, 'trn_tfms', None), getattr(self.data, 'val_tfms', None)
     state = dict(format=_EXPORT_FORMAT, version=1, arch=arch_name(self.arch), classes=list(self.data.classes),
                  sz=int(self.data.sz), stats=[list(s) for s in norm.stats] if norm is not None else None,
                  trn_tfms=trn.spec() if trn is not None else None,  # for TTA after load_learner (None: not catdog's augmentations)
+                 interpolation=val.interpolation if val is not None else 'bilinear',  # the resize filter of the predictions
                  cfg={k: v for k, v in self.cfg.items()},
                  model={k: v.detach().cpu() for k, v in self.model.state_dict().items()})
     return atomic_save(state, fname)
@@ -220,14 +221,16 @@ def _test_files(test) -> list[Path]:
 def _inference_data(path:Path, state:dict, test=None) -> ImageDataBunch:
     "Data for an exported model: its classes and transforms (training ones too, for TTA), and `test` as its test set."
     empty = ImageDataBunch.single_from_classes(path, state['classes'], size=state['sz'])
+    val = empty.valid_ds.new(tfms=ImageTransforms(state['sz'], interpolation=state.get('interpolation', 'bilinear')))  # absent before 2026-12-07: bilinear
     spec = state.get('trn_tfms')  # absent in exports older than 2026-11-24, None for augmentations that are not catdog's:
     # then the lesson's side-on augmentation, so that TTA has different versions to average (as `catdog eval --tta` does)
-    trn = ImageTransforms.from_spec(spec) if spec is not None else ImageTransforms(state['sz'], transforms_side_on, max_zoom=1.1, train=True)
+    trn = (ImageTransforms.from_spec(spec) if spec is not None
+           else ImageTransforms(state['sz'], transforms_side_on, max_zoom=1.1, train=True, interpolation=val.tfms.interpolation))
     trn = empty.train_ds.new(tfms=trn)
     fs = _test_files(test) if test is not None else None
-    tst = ImageDataset(fs, np.zeros(len(fs), np.int64), empty.classes, empty.val_tfms) if fs is not None else None
+    tst = ImageDataset(fs, np.zeros(len(fs), np.int64), empty.classes, val.tfms) if fs is not None else None
     # no images: nothing for loader workers to do; a test set: the usual batches and workers
-    data = ImageDataBunch(path, trn, empty.valid_ds, tst, **({} if fs is not None else dict(bs=1, num_workers=0)))
+    data = ImageDataBunch(path, trn, val, tst, **({} if fs is not None else dict(bs=1, num_workers=0)))
     if state['stats'] is not None: data.normalize(tuple(tuple(s) for s in state['stats']))
     return data
 

@@ -190,7 +190,7 @@ def _eval_data(learn, path:Path, bs:int, num_workers, skip_bad:bool,
         fnames, y = [f for f in fnames if f in keep], [c for f, c in zip(fnames, y) if f in keep]
     norm, trn_tfms = learn.data.norm, learn.data.trn_tfms  # for --tta: the augmentation the model was trained with
     if not (trn_tfms.aug_tfms or trn_tfms.max_zoom > 1):  # trained with none: the lesson's, as `train` uses
-        trn_tfms = tfms_from_stats(None, learn.data.sz, aug_tfms=transforms_side_on, max_zoom=1.1, interpolation=learn.data.val_tfms.interpolation)[0]
+        trn_tfms = tfms_from_stats(None, learn.data.sz, aug_tfms=transforms_side_on, max_zoom=1.1, interpolation=learn.data.val_tfms.resize_filter)[0]
     return ImageData(path, ImageDataset([], [], classes, trn_tfms, norm), ImageDataset(fnames, y, classes, learn.data.val_tfms, norm),
                      bs=bs, num_workers=num_workers, device=learn.device)
 

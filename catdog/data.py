@@ -559,7 +559,7 @@ class ImageClassifierData(ImageData):
             d = dest(f)
             if d.exists() and d.stat().st_mtime >= Path(f).stat().st_mtime: return d
             im = open_image(f, targ_sz)
-            if min(im.size) > targ_sz: im = resize_short(im, targ_sz, max_ratio=float('inf'), interpolation=self.val_tfms.interpolation)
+            if min(im.size) > targ_sz: im = resize_short(im, targ_sz, max_ratio=float('inf'), interpolation=self.val_tfms.resize_filter)
             d.parent.mkdir(parents=True, exist_ok=True)
             fd, t = tempfile.mkstemp(dir=d.parent, suffix='.jpg'); os.close(fd)
             try: im.save(t, 'JPEG', quality=92); os.replace(t, d)

@@ -190,9 +190,9 @@ def _short_plan(w:int, h:int, short:int, max_ratio:float):
 
 _FILTERS = {'bilinear': (v2.InterpolationMode.BILINEAR, Image.BILINEAR), 'bicubic': (v2.InterpolationMode.BICUBIC, Image.BICUBIC)}
 
-def _check_interpolation(interpolation:str) -> str:
-    "`interpolation` where it names a resize filter catdog has, else a `ValueError` that lists them."
-    if interpolation not in _FILTERS:
+def _check_interpolation(interpolation:str|None) -> str|None:
+    "`interpolation` where it names a resize filter catdog has, or is None (not chosen); else a `ValueError` that lists them."
+    if interpolation is not None and interpolation not in _FILTERS:
         raise ValueError(f"interpolation must be one of {', '.join(map(repr, _FILTERS))} (the resize filter), got {interpolation!r}")
     return interpolation
 
@@ -208,7 +208,7 @@ def resize_short(im:Image.Image|torch.Tensor, # PIL image, or uint8 CHW tensor
                  interpolation:str='bilinear', # the filter: 'bilinear' or 'bicubic'
                 ) -> Image.Image|torch.Tensor:
     "`im` resized (antialiased) so its short side is `short`: a PIL image with Pillow, a tensor with torchvision."
-    tv_filter, pil_filter = _FILTERS[_check_interpolation(interpolation)]
+    tv_filter, pil_filter = _FILTERS[_check_interpolation(interpolation) or 'bilinear']
     if isinstance(im, torch.Tensor):
         (l, t, r, b), new, _ = _short_plan(im.shape[-1], im.shape[-2], short, max_ratio)
         x = im[..., t:b, l:r]
@@ -266,11 +266,10 @@ class ImageTransforms:
                  crop_type:CropType=CropType.RANDOM, # how training crops (validation always crops the centre)
                  norm:Normalize|None=None, # the batch normalisation the data should use
                  p_zoom:float=1., # probability of zooming
-                 interpolation:str='bilinear', # the resize filter, 'bilinear' or 'bicubic' (`tfms_from_model`: the one the arch's weights were trained with)
+                 interpolation:str|None=None, # the resize filter, 'bilinear' or 'bicubic'; None: not chosen, bilinear until a learner sets its arch's
                 ):
         if int(sz) != sz or sz < 1: raise ValueError(f"sz must be a positive integer, got {sz!r}")
         self.sz, self.train, self.norm, self.p_zoom = int(sz), train, norm, p_zoom
-        self.interpolation = _check_interpolation(interpolation)
         if callable(aug_tfms): aug_tfms = [aug_tfms]  # one transform
         if aug_tfms is not None and (isinstance(aug_tfms, (str, bytes)) or not isinstance(aug_tfms, (list, tuple))):
             raise TypeError(f"aug_tfms must be a list of transforms, e.g. transforms_side_on; got {aug_tfms!r}")
@@ -281,19 +280,31 @@ class ImageTransforms:
         self.max_zoom = max(1., float(max_zoom or 1.)) if train else 1.
         self.crop_type = crop_type if train else (CropType.NO if crop_type == CropType.NO else CropType.CENTER)
         self.short_side = math.ceil(self.sz*self.max_zoom)
-        crop = (v2.RandomCrop(self.sz, pad_if_needed=True) if self.crop_type == CropType.RANDOM
-                else v2.CenterCrop(self.sz) if self.crop_type == CropType.CENTER
-                else v2.Resize((self.sz, self.sz), interpolation=_FILTERS[self.interpolation][0], antialias=True))
-        self.random_tfms = v2.Compose(self.aug_tfms + [crop])
+        self.set_interpolation(interpolation)
         # the same steps, done on the crop alone (`_crop_first`), where catdog knows each of them
         self._crop_first = self.crop_type != CropType.NO and all(type(t) in _CROP_FIRST for t in self.aug_tfms)
+
+    def set_interpolation(self, interpolation:str|None, # 'bilinear' or 'bicubic'; None: not chosen (bilinear)
+                         ) -> ImageTransforms:
+        "Resize with `interpolation` from now on (the pipeline itself changes: a loader's worker processes keep their copy); returns `self`."
+        self.interpolation = _check_interpolation(interpolation)
+        crop = (v2.RandomCrop(self.sz, pad_if_needed=True) if self.crop_type == CropType.RANDOM
+                else v2.CenterCrop(self.sz) if self.crop_type == CropType.CENTER
+                else v2.Resize((self.sz, self.sz), interpolation=_FILTERS[self.resize_filter][0], antialias=True))
+        self.random_tfms = v2.Compose(self.aug_tfms + [crop])
+        return self
+
+    @property
+    def resize_filter(self) -> str:
+        "The filter the pipeline resizes with: `interpolation`, or bilinear where none was chosen."
+        return self.interpolation or 'bilinear'
 
     @classmethod
     def from_list(cls, tfms, # list of transforms, as from `get_transforms`; a `RandomZoom` in it sets the zoom
                   sz:int, # side of the square output
                   train:bool=True, # training pipeline (random crop) or validation (centre crop)
                   norm:Normalize|None=None, # the batch normalisation the data should use
-                  interpolation:str='bilinear'): # the resize filter, 'bilinear' or 'bicubic'
+                  interpolation:str|None=None): # the resize filter, 'bilinear' or 'bicubic'; None: not chosen
         "Pipeline from a fastai v1 style list of transforms (no list: no augmentation, centre crop)."
         tfms = list(tfms or [])
         zooms = [t for t in tfms if isinstance(t, RandomZoom)]
@@ -306,8 +317,8 @@ class ImageTransforms:
               ) -> torch.Tensor:
         "The one resize, antialiased, with the pipeline's filter: short side to `short` (`short x short` when cropping is `NO`), as a uint8 CHW tensor."
         x, short = _chw(x), short or self.short_side
-        if self.crop_type == CropType.NO: return v2.functional.resize(x, [short, short], interpolation=_FILTERS[self.interpolation][0], antialias=True)
-        return resize_short(x, short, interpolation=self.interpolation)
+        if self.crop_type == CropType.NO: return v2.functional.resize(x, [short, short], interpolation=_FILTERS[self.resize_filter][0], antialias=True)
+        return resize_short(x, short, interpolation=self.resize_filter)
 
     def __call__(self, im:Image.Image|torch.Tensor) -> torch.Tensor:
         "uint8 CHW tensor of `sz x sz` from a PIL image or a uint8 CHW tensor (of any size)."
@@ -332,7 +343,7 @@ def tfms_from_stats(stats, # (mean, std) of the pretrained model's inputs; None:
                     aug_tfms=None, # random augmentations for training, e.g. `transforms_side_on`
                     max_zoom:float|None=None, # random zoom up to this factor for training
                     crop_type:CropType=CropType.RANDOM, # how training images are cropped
-                    interpolation:str='bilinear', # the resize filter, 'bilinear' or 'bicubic'
+                    interpolation:str|None=None, # the resize filter, 'bilinear' or 'bicubic'; None: not chosen (bilinear, until a learner sets its arch's)
                    ) -> tuple[ImageTransforms, ImageTransforms]:
     "fastai 0.7: `(trn_tfms, val_tfms)`; validation resizes the short side to `sz` and crops the centre."
     norm = Normalize(*stats) if stats is not None else None
@@ -386,4 +397,4 @@ def from_spec(cls:ImageTransforms, spec:dict, # from `ImageTransforms.spec`
     if unknown: raise ValueError(f"unknown augmentation {unknown[0]!r} in a transforms spec (catdog's: {', '.join(_AUG_BY_NAME)})")
     augs = [_AUG_BY_NAME[n](**kw) for n, kw in spec['aug_tfms']]
     return cls(spec['sz'], augs, max_zoom=spec['max_zoom'], train=spec['train'], crop_type=CropType[spec['crop_type']],
-               norm=norm, p_zoom=spec['p_zoom'], interpolation=spec.get('interpolation', 'bilinear'))  # exports before 2026-12-07: bilinear
+               norm=norm, p_zoom=spec['p_zoom'], interpolation=spec.get('interpolation'))

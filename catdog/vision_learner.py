@@ -39,6 +39,14 @@ def _match_norm(data, stats):
                       f"keeping the data's (call data.normalize() with the arch's stats, or build the transforms with "
                       f"tfms_from_model, to match).", stacklevel=_user_stacklevel())
 
+def _match_filter(data, interpolation:str):
+    "Resize `data`'s photos with `interpolation` (the arch's filter) wherever no filter was chosen for them; new loaders where one changed."
+    dss = [getattr(data, n, None) for n in ('train_ds', 'valid_ds', 'test_ds')]
+    tfms = [getattr(data, 'trn_tfms', None), getattr(data, 'val_tfms', None)] + [getattr(ds, 'tfms', None) for ds in dss]
+    unset = {id(t): t for t in tfms if isinstance(t, ImageTransforms) and t.interpolation is None}
+    for t in unset.values(): t.set_interpolation(interpolation)
+    if unset and hasattr(data, '_make_loaders'): data._make_loaders()  # workers that started hold the old pipelines
+
 # %% ../nbs/07_vision_learner.ipynb #af573d6e
 def _init_head(head:nn.Module):
     "Kaiming-normal weights and zero biases for the head's linear and conv layers."
@@ -58,13 +66,15 @@ class VisionLearner(Learner):
 
     @Learner.data.setter
     def data(self, data):
-        "Go on with other data of the same classes (`learn.data = data`), normalised as the model's data was (as `create_cnn` does)."
+        "Go on with other data of the same classes (`learn.data = data`), normalised and resized as the model's data was (as `create_cnn` does)."
         old = self.__dict__.get('_data')
         Learner.data.fset(self, data)
         if old is None or data is old: return
         norm = getattr(old, 'norm', None)
         stats = norm.stats if norm is not None else arch_meta(self.arch)['stats'] if self.arch is not None else None
         if stats is not None: _match_norm(data, stats)
+        f = getattr(getattr(old, 'val_tfms', None), 'interpolation', None) or (arch_meta(self.arch)['interpolation'] if self.arch is not None else None)
+        if f is not None: _match_filter(data, f)
 
     @property
     def body(self) -> nn.Module: return self.model[0]
@@ -98,6 +108,7 @@ def create_cnn(data, # an `ImageData` (`ImageClassifierData` or `ImageDataBunch`
     _init_head(head)
     model = nn.Sequential(body, head)
     _match_norm(data, meta['stats'])
+    _match_filter(data, meta['interpolation'])
     cfg = dict(lin_ftrs=lin_ftrs, ps=ps, concat_pool=concat_pool, bn_final=bn_final,
                custom_head=custom_head is not None, custom_cut=callable(cut), cut=cut if isinstance(cut, int) else None,
                custom_split=split_on is not None)
@@ -199,7 +210,7 @@ def export(self:VisionLearner, fname='export.pth', # file name (relative: under 
     state = dict(format=_EXPORT_FORMAT, version=1, arch=arch_name(self.arch), classes=list(self.data.classes),
                  sz=int(self.data.sz), stats=[list(s) for s in norm.stats] if norm is not None else None,
                  trn_tfms=trn.spec() if trn is not None else None,  # for TTA after load_learner (None: not catdog's augmentations)
-                 interpolation=val.interpolation if val is not None else 'bilinear',  # the resize filter of the predictions
+                 interpolation=val.resize_filter if val is not None else 'bilinear',  # the resize filter of the predictions
                  cfg={k: v for k, v in self.cfg.items()},
                  model={k: v.detach().cpu() for k, v in self.model.state_dict().items()})
     return atomic_save(state, fname)
@@ -221,11 +232,13 @@ def _test_files(test) -> list[Path]:
 def _inference_data(path:Path, state:dict, test=None) -> ImageDataBunch:
     "Data for an exported model: its classes and transforms (training ones too, for TTA), and `test` as its test set."
     empty = ImageDataBunch.single_from_classes(path, state['classes'], size=state['sz'])
-    val = empty.valid_ds.new(tfms=ImageTransforms(state['sz'], interpolation=state.get('interpolation', 'bilinear')))  # absent before 2026-12-07: bilinear
+    interpolation = state.get('interpolation') or 'bilinear'  # absent in exports before 2026-12-07, which resized bilinear
+    val = empty.valid_ds.new(tfms=ImageTransforms(state['sz'], interpolation=interpolation))
     spec = state.get('trn_tfms')  # absent in exports older than 2026-11-24, None for augmentations that are not catdog's:
     # then the lesson's side-on augmentation, so that TTA has different versions to average (as `catdog eval --tta` does)
     trn = (ImageTransforms.from_spec(spec) if spec is not None
-           else ImageTransforms(state['sz'], transforms_side_on, max_zoom=1.1, train=True, interpolation=val.tfms.interpolation))
+           else ImageTransforms(state['sz'], transforms_side_on, max_zoom=1.1, train=True))
+    if trn.interpolation is None: trn.set_interpolation(interpolation)
     trn = empty.train_ds.new(tfms=trn)
     fs = _test_files(test) if test is not None else None
     tst = ImageDataset(fs, np.zeros(len(fs), np.int64), empty.classes, val.tfms) if fs is not None else None

@@ -232,18 +232,15 @@ def _test_files(test) -> list[Path]:
 def _inference_data(path:Path, state:dict, test=None) -> ImageDataBunch:
     "Data for an exported model: its classes and transforms (training ones too, for TTA), and `test` as its test set."
     empty = ImageDataBunch.single_from_classes(path, state['classes'], size=state['sz'])
-    interpolation = state.get('interpolation') or 'bilinear'  # absent in exports before 2026-12-07, which resized bilinear
-    val = empty.valid_ds.new(tfms=ImageTransforms(state['sz'], interpolation=interpolation))
     spec = state.get('trn_tfms')  # absent in exports older than 2026-11-24, None for augmentations that are not catdog's:
     # then the lesson's side-on augmentation, so that TTA has different versions to average (as `catdog eval --tta` does)
-    trn = (ImageTransforms.from_spec(spec) if spec is not None
-           else ImageTransforms(state['sz'], transforms_side_on, max_zoom=1.1, train=True))
-    if trn.interpolation is None: trn.set_interpolation(interpolation)
+    trn = ImageTransforms.from_spec(spec) if spec is not None else ImageTransforms(state['sz'], transforms_side_on, max_zoom=1.1, train=True)
     trn = empty.train_ds.new(tfms=trn)
     fs = _test_files(test) if test is not None else None
-    tst = ImageDataset(fs, np.zeros(len(fs), np.int64), empty.classes, val.tfms) if fs is not None else None
+    tst = ImageDataset(fs, np.zeros(len(fs), np.int64), empty.classes, empty.val_tfms) if fs is not None else None
     # no images: nothing for loader workers to do; a test set: the usual batches and workers
-    data = ImageDataBunch(path, trn, val, tst, **({} if fs is not None else dict(bs=1, num_workers=0)))
+    data = ImageDataBunch(path, trn, empty.valid_ds, tst, **({} if fs is not None else dict(bs=1, num_workers=0)))
+    _match_filter(data, state.get('interpolation') or 'bilinear')  # the model's filter (exports before 2026-12-07 have none: they resized bilinear)
     if state['stats'] is not None: data.normalize(tuple(tuple(s) for s in state['stats']))
     return data
 

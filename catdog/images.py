@@ -69,6 +69,10 @@ def to_rgb(im:Image.Image) -> Image.Image:
 # %% ../nbs/01_images.ipynb #a5f015ad
 _LOAD_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
+def _is_empty(fn) -> bool:
+    try: return os.path.getsize(fn) == 0
+    except OSError: return False
+
 @contextmanager
 def _naming_file(fn):
     "Errors of loading `fn` as an `ImageLoadError` that names it (a missing file stays `FileNotFoundError`)."
@@ -77,6 +81,7 @@ def _naming_file(fn):
         if isinstance(e, FileNotFoundError): raise
         # Pillow's own words for a file it cannot identify name what it was opened from (a BytesIO in `load_image`)
         why = 'not in any image format Pillow reads' if isinstance(e, UnidentifiedImageError) else e
+        if isinstance(e, UnidentifiedImageError) and _is_empty(fn): why = 'the file is empty (0 bytes)'
         err = ImageLoadError(f"Cannot load image file {fn}: {why}. Run `verify_images` on its folder to "
                              f"find (and with delete=True remove) the broken images, or pass skip_bad=True.")
         err.fn, err.why = fn, str(why)

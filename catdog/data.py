@@ -282,6 +282,10 @@ class ImageData:
         if x.ndim != 4: raise ValueError(f"expected an image (CHW, or HWC for uint8 pixels) or a batch of them (NCHW); got shape {tuple(x.shape)}")
         dl = self.valid_dl
         if x.dtype == torch.uint8: return dl.to_device(x, torch.zeros(len(x)))[0]
+        if x.is_floating_point() and x.numel() and x.min() >= 0 and x.max() <= 1: warnings.warn(
+            "a float image tensor is taken as a normalised item of a dataset (as `data.valid_ds[i][0]` gives), but this one holds "
+            "values in [0, 1] only, as pixels before normalisation do (torchvision's ToTensor()). Pass the file, a PIL image or "
+            "uint8 pixels ((x*255).round().byte()) to have it resized, cropped and normalised as a validation photo", stacklevel=3)
         x = x.to(dl.device, torch.float32)  # already a normalised float item, as `ds[i][0]`
         return x.contiguous(memory_format=torch.channels_last) if defaults.channels_last else x
 

@@ -137,7 +137,7 @@ class DeviceLoader:
         self.num_workers = defaults.get_num_workers(num_workers)
         if self.num_workers < 0: raise ValueError(f"num_workers must be 0 (load in this process) or more, got {self.num_workers}")
         self.device = defaults.get_device(device)
-        self._dl, self._dl_workers = None, None
+        self._dl, self._dl_workers, self._dl_tfms = None, None, (None, None)
         self._pending, self._started = None, None  # an iteration begun by `start`; the torch loader whose workers run
 
     def __len__(self):
@@ -146,12 +146,22 @@ class DeviceLoader:
 
     def _workers(self) -> int: return 0 if DeviceLoader.workers_failed else max(0, min(self.num_workers, len(self)))
 
+    def _pipeline(self) -> tuple:
+        "The dataset's pipeline, as workers copy it when they start: the object and its `version`."
+        t = getattr(self.dataset, 'tfms', None)
+        return t, getattr(t, 'version', None)
+
+    def _stale(self, nw:int) -> bool:
+        "Whether the torch loader must be made anew: there is none, the number of workers changed, or the pipeline did since its workers copied it."
+        (t, v), (t0, v0) = self._pipeline(), self._dl_tfms
+        return self._dl is None or self._dl_workers != nw or t is not t0 or v != v0
+
     def _loader(self, nw:int) -> DataLoader:
-        if self._dl is None or self._dl_workers != nw:
+        if self._stale(nw):
             self._dl = DataLoader(_RawItems(self.dataset), batch_size=self.bs, shuffle=self.shuffle, num_workers=nw,
                                   drop_last=self.drop_last, pin_memory=self.device.type == 'cuda', collate_fn=_collate,
                                   persistent_workers=nw > 0, worker_init_fn=partial(_worker_init, nice=self.device.type == 'cpu') if nw > 0 else None)
-            self._dl_workers = nw
+            self._dl_workers, self._dl_tfms = nw, self._pipeline()
         return self._dl
 
     def to_device(self, x:torch.Tensor, y:torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,7 +192,7 @@ class DeviceLoader:
     def __iter__(self):
         if len(self.dataset) == 0: return
         nw = self._workers()
-        it, self._pending = (self._pending if nw > 0 else None), None
+        it, self._pending = (self._pending if nw > 0 and not self._stale(nw) else None), None  # begun before the pipeline changed: dropped
         try:
             if it is None: it = self._iter(nw)
             first = next(it, None)

@@ -127,7 +127,7 @@ class _ShardedDeviceLoader(DeviceLoader):
         return n // self.bs if self.drop_last else -(-n // self.bs)
 
     def _loader(self, nw:int) -> DataLoader:
-        if self._dl is None or self._dl_workers != nw:
+        if self._stale(nw):
             base = super()._loader(nw)  # the plain loader's choices (collate, pinning), with our sampler instead of shuffling
             self._dl = DataLoader(base.dataset, batch_size=self.bs, sampler=self.sampler, num_workers=nw, drop_last=self.drop_last,
                                   pin_memory=base.pin_memory, collate_fn=base.collate_fn, persistent_workers=nw > 0,

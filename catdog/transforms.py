@@ -286,8 +286,9 @@ class ImageTransforms:
 
     def set_interpolation(self, interpolation:str|None, # 'bilinear' or 'bicubic'; None: not chosen (bilinear)
                          ) -> ImageTransforms:
-        "Resize with `interpolation` from now on (the pipeline itself changes: a loader's worker processes keep their copy); returns `self`."
+        "Resize with `interpolation` from now on (the pipeline itself changes, and `version` counts the change, so that loaders renew their workers' copies); returns `self`."
         self.interpolation = _check_interpolation(interpolation)
+        self.version = getattr(self, 'version', -1) + 1
         crop = (v2.RandomCrop(self.sz, pad_if_needed=True) if self.crop_type == CropType.RANDOM
                 else v2.CenterCrop(self.sz) if self.crop_type == CropType.CENTER
                 else v2.Resize((self.sz, self.sz), interpolation=_FILTERS[self.resize_filter][0], antialias=True))

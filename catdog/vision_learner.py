@@ -40,12 +40,11 @@ def _match_norm(data, stats):
                       f"tfms_from_model, to match).", stacklevel=_user_stacklevel())
 
 def _match_filter(data, interpolation:str):
-    "Resize `data`'s photos with `interpolation` (the arch's filter) wherever no filter was chosen for them; new loaders where one changed."
+    "Resize `data`'s photos with `interpolation` (the arch's filter) wherever no filter was chosen for them (their loaders renew their workers)."
     dss = [getattr(data, n, None) for n in ('train_ds', 'valid_ds', 'test_ds')]
     tfms = [getattr(data, 'trn_tfms', None), getattr(data, 'val_tfms', None)] + [getattr(ds, 'tfms', None) for ds in dss]
     unset = {id(t): t for t in tfms if isinstance(t, ImageTransforms) and t.interpolation is None}
     for t in unset.values(): t.set_interpolation(interpolation)
-    if unset and hasattr(data, '_make_loaders'): data._make_loaders()  # workers that started hold the old pipelines
 
 # %% ../nbs/07_vision_learner.ipynb #af573d6e
 def _init_head(head:nn.Module):

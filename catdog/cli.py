@@ -233,14 +233,20 @@ def eval_cmd(args) -> int:
 
 # %% ../nbs/09_cli.ipynb #039ed509
 def predict_cmd(args) -> int:
-    "`catdog predict`: class and probability of each image (folders are searched for images)."
+    "`catdog predict`: class and probability of each image (folders are searched for images, but for catdog's own sub-folders)."
     from catdog.images import get_image_files
-    from catdog.data import ImageDataset
+    from catdog.data import ImageDataset, _subdirs, _OWN_DIRS
     fnames = []
     for p in map(Path, args.images):
         if p.is_dir():
             fs = get_image_files(p)
-            if not fs: raise CLIError(f"no image files in the folder {p}")
+            # a dataset's models/ and tmp/ (resized copies) are catdog's: named, they are searched as any folder
+            own = [d for d in _subdirs(p) if d.name in _OWN_DIRS and any(f.is_relative_to(d) for f in fs)]
+            if own:
+                fs = [f for f in fs if not any(f.is_relative_to(d) for d in own)]
+                print(f"catdog: note: leaving out {', '.join(f'{d}{os.sep}' for d in own)} (catdog's saved models and resized "
+                      f"copies); name a folder to classify its images", file=sys.stderr)
+            if not fs: raise CLIError(f"no image files in the folder {p}" + (" (but for catdog's own sub-folders)" if own else ''))
             fnames += fs
         elif p.exists(): fnames.append(p)
         else: raise CLIError(f"no such image file or folder: {p}")
@@ -314,7 +320,8 @@ def get_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=eval_cmd)
 
     r = sub.add_parser('predict', parents=[common, loader], help="class and probability of images",
-                       description="Predict the class of each image; folders are searched (recursively) for images.")
+                       description="Predict the class of each image; folders are searched (recursively) for images, "
+                                   "leaving out the models/ and tmp/ folders catdog writes in a dataset folder.")
     r.add_argument('model', metavar='MODEL', help="a model written by `catdog train` (or learn.export)")
     r.add_argument('images', nargs='+', metavar='IMAGE_OR_FOLDER', help="image files and/or folders of images")
     r.add_argument('--json', action='store_true', help="one JSON object per line: file, class, prob, probs")

@@ -872,7 +872,7 @@ def fit_one_cycle(self:Learner, cyc_len:int, # number of epochs
                   callbacks=None, # callbacks for this fit only
                  ):
     "Fit with the one-cycle policy (fastai v1)."
-    cyc_len, max_lr = _count(cyc_len, 'cyc_len'), self.lr_range(max_lr)
+    cyc_len, max_lr = _count(cyc_len, 'cyc_len', 1), self.lr_range(max_lr)  # a cycle of no epochs has no shape
     scheds = one_cycle_sched(max_lr, moms, div_factor, pct_start, final_div)
     self.fit_loop(cyc_len, max_lr, wd=wd, callbacks=[ParamScheduler(scheds)] + listify(callbacks))
 

@@ -147,9 +147,9 @@ class DeviceLoader:
     def _workers(self) -> int: return 0 if DeviceLoader.workers_failed else max(0, min(self.num_workers, len(self)))
 
     def _pipeline(self) -> tuple:
-        "The dataset's pipeline, as workers copy it when they start: the object and its `version`."
+        "The dataset's pipeline (or list of pipelines), as workers copy it when they start: the object and its `version`(s)."
         t = getattr(self.dataset, 'tfms', None)
-        return t, getattr(t, 'version', None)
+        return t, tuple(getattr(p, 'version', None) for p in (t if isinstance(t, (list, tuple)) else [t]))
 
     def _stale(self, nw:int) -> bool:
         "Whether the torch loader must be made anew: there is none, the number of workers changed, or the pipeline did since its workers copied it."

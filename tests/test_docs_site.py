@@ -2,7 +2,8 @@
 from 127.0.0.1 and opened in headless Chromium, driven over the DevTools protocol (`websockets`).
 
 Each page must load with no console error, show its title, have a doc entry (with nbdev's anchor) for each
-public name its module exports, and every link to an API name or to another page must land on an existing entry. The learner
+public name its module exports, every link to an API name or to another page must land on an existing entry, and
+every source link must name the line of the package where its entry's name is defined. The learner
 page must show the `create_cnn` signature table, the lesson page a rendered plot. A synthetic notebook made
 here proves the same machinery for plots and signature tables whatever the notebooks of nbs/ hold today.
 Screenshots go to docs/_build/screenshots/. Only where Chromium cannot be found or installed
@@ -32,11 +33,14 @@ PENDING = set()
 #              one parameter a line and its docment; older renderers a table: either counts)
 #   plots: how many rendered plots (loaded <img> in cell outputs) at least
 #   links: backticked names in the prose that must link to their doc entry
+#   shows: text the page must show (an Enum's entry lists its members, where a signature could not be called)
 EXPECT = {
     'index':             dict(),
     '00_core':           dict(doc=['num_cpus', 'default_device', 'bf16_supported', 'Defaults', 'writable_dir',
                                    'atomic_save']),
     '07_vision_learner': dict(doc=['create_cnn'], signature={'create_cnn': ['data', 'arch']}, links=['create_cnn']),
+    '03_data':           dict(shows=['class DatasetType(Enum):', 'Train, Valid, Test, Fix']),
+    '03a_external':      dict(shows=['class URLs:', 'DOGSCATS, MNIST_SAMPLE']),
     '90_lesson1':        dict(plots=1),
 }
 
@@ -239,6 +243,15 @@ DOC_JS = '''(name) => {
             t => [...t.querySelectorAll('tbody tr')].map(r => r.cells[0] ? r.cells[0].textContent.trim() : ''))};
 }'''
 
+# each nbdev source link, and the first heading after it (its doc entry's: the link stands just above the entry)
+SOURCE_JS = '''(() => {
+  const hs = [...document.querySelectorAll('article h1, article h2, article h3, article h4, article h5, article h6')];
+  return [...document.querySelectorAll('a.nbdev-source')].map(a => {
+    const h = hs.find(h => a.compareDocumentPosition(h) & Node.DOCUMENT_POSITION_FOLLOWING);
+    return [a.getAttribute('href'), h ? h.firstChild.textContent.trim() : null];
+  });
+})()'''
+
 def doc_entry(page, name): return page.eval(f'({DOC_JS})({json.dumps(name)})')
 
 def signature_params(name, entry):
@@ -274,6 +287,15 @@ def check_page(browser, base, html_dir, page_file, nav, title=None, doc=(), sign
             got = signature_params(name, e)
             assert got, f'{page_file}: the doc entry of {name} shows no signature: {e}'
             assert all(p in got for p in params), f'{page_file}: {name} signature lists {got}, not all of {params}'
+        # source links: each names a line of the package, where the entry's name is defined
+        for href, name in page.eval(SOURCE_JS):
+            assert name, f'{page_file}: a source link ({href}) with no entry heading after it'
+            m = re.search(r'/blob/[^/]+/(.+\.py)#L(\d+)$', href)
+            assert m, f'{page_file}: the source link of {name} names no line: {href}'
+            lines = (ROOT/m[1]).read_text(encoding='utf-8').splitlines()[int(m[2]) - 1:int(m[2]) + 3]
+            last = re.escape(name.split('.')[-1])
+            assert any(re.match(rf'\s*(async\s+)?(def|class)\s+{last}\b', l) for l in lines), \
+                f'{page_file}: the source link of {name} goes to {m[1]} line {m[2]}: {lines[:1]}'
         # plots: images in cell outputs that the browser decoded
         imgs = page.eval("[...document.querySelectorAll('.cell_output img, .output img')].map(i => [i.getAttribute('src').slice(0,60), i.complete, i.naturalWidth])")
         assert all(ok and w > 0 for _, ok, w in imgs), f'{page_file}: images that did not load: {imgs}'
@@ -313,8 +335,9 @@ def test_page(nb, site, server, browser):
     page_file = page_of(nb)
     doc = list(dict.fromkeys(list(exp.get('doc', [])) + exported_names(page_file)))
     nav = [page_of(n) for n in nb_names() if n != 'index']
-    check_page(browser, server.url, site, page_file, nav, title=nb_title(nb), doc=doc, signature=exp.get('signature'),
-               plots=exp.get('plots', 0), links=exp.get('links', ()), shot=SHOTS/f'{Path(page_file).stem}.png')
+    text = check_page(browser, server.url, site, page_file, nav, title=nb_title(nb), doc=doc, signature=exp.get('signature'),
+                      plots=exp.get('plots', 0), links=exp.get('links', ()), shot=SHOTS/f'{Path(page_file).stem}.png')
+    for t in exp.get('shows', ()): assert t in text, f'{page_file} does not show {t!r}'
 
 def test_search(site, server, browser):
     "Sphinx's client-side search finds a documented name and links to its page."

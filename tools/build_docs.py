@@ -76,6 +76,8 @@ def proc_nbs(nbs, force=False):
     # Links point at the names in `_modidx.py`: when that changed, nbdev's cache of unchanged notebooks is stale.
     modidx = root/cfg['lib_path']/'_modidx.py'
     if cache.exists() and modidx.exists() and modidx.stat().st_mtime > cache.stat().st_mtime: force = True
+    # so is it when the mends to nbdev's processing changed
+    if cache.exists() and (root/'tools'/'nbdev_proc.py').stat().st_mtime > cache.stat().st_mtime: force = True
     # nbdev's `proc_nbs`, with signatures shown as the source writes them (see tools/nbdev_proc.py)
     r = subprocess.run([sys.executable, str(root/'tools'/'nbdev_proc.py'), str(nbs), str(bool(force)), str(min(2, os.cpu_count() or 1))],
                        cwd=cwd, env=_env(PYTHONWARNINGS='ignore::UserWarning'),

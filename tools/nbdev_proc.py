@@ -9,10 +9,18 @@ import, in each of them. The notebooks and the package are untouched.
 fastcore writes `**kwargs` as `kwargs:VAR_KEYWORD` (the kind of the parameter, taken for its annotation),
 gives the comment on its line to the return annotation (`)->VisionLearner: # passed to the learner`),
 and annotates a parameter whose default is None with a made-up `NoneType`. The site shows the signature
-as the source has it: `**kwargs, # passed to the learner`, `*args`, `metrics=None`."""
+as the source has it: `**kwargs, # passed to the learner`, `*args`, `metrics=None`.
+
+Two more mends. A class that takes no arguments shows what it holds, where fastcore writes a signature that
+cannot be called: an Enum its members (`class DatasetType(Enum): Train, Valid, Test, Fix`, not
+`def DatasetType(*args, **kwds)`), a namespace of constants its names (`URLs`). And nbdev 2.4 finds the line
+of `create_cnn` for the source link, but not of `catdog.vision_learner.create_cnn`, the name it looks up on a
+page that imports what it documents (the vision.learner page): its links ended in `#LNone`."""
+import enum, textwrap
 from inspect import Parameter
 
 from fastcore import docments as _docments
+from nbdev import doclinks as _doclinks
 
 _stars = {Parameter.VAR_POSITIONAL: '*', Parameter.VAR_KEYWORD: '**'}
 
@@ -28,8 +36,36 @@ def _fmt_param_as_written(self, nm, p):
     if anno is type(None) and default is None: p = {**p, 'anno': Parameter.empty}  # `metrics=None`, not `metrics:NoneType=None`
     return _fmt_param(self, nm, p)
 
+def _held(o) -> list[str]|None:
+    "The names a class that takes no arguments holds: an Enum's members, a namespace class's constants; else None."
+    if isinstance(o, enum.EnumMeta): return list(o.__members__)
+    if isinstance(o, type) and o.__init__ is object.__init__ and o.__new__ is object.__new__:
+        names = [k for k, v in vars(o).items() if not k.startswith('_') and not callable(v)
+                 and not isinstance(v, (property, classmethod, staticmethod))]
+        return names or None
+
+_str = _docments.DocmentText.__str__
+
+def _str_held(self):
+    names = _held(self.obj)
+    if names is None: return _str(self)
+    base = '(Enum)' if isinstance(self.obj, enum.EnumMeta) else ''
+    body = textwrap.fill(', '.join(names), self.maxline, initial_indent='    ', subsequent_indent='    ')
+    return f"class {self.obj.__name__}{base}:\n{body}\n"
+
+_lineno = _doclinks._lineno
+
+def _lineno_qualified(sym, fname):
+    "The line of `sym` in `fname`, also where `sym` is written with its module (`catdog.vision_learner.create_cnn`)."
+    res = _lineno(sym, fname)
+    mod = fname[:-3].replace('/', '.') + '.' if fname and fname.endswith('.py') else None
+    if res is None and mod and sym.startswith(mod): res = _lineno(sym[len(mod):], fname)
+    return res
+
 _docments._DocmentBase.__init__ = _init
 _docments.DocmentText._fmt_param = _fmt_param_as_written
+_docments.DocmentText.__str__ = _docments.DocmentText.__repr__ = _str_held
+_doclinks._lineno = _lineno_qualified
 
 if __name__ == '__main__':
     import sys

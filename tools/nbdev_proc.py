@@ -50,7 +50,7 @@ def _str_held(self):
     names = _held(self.obj)
     if names is None: return _str(self)
     base = '(Enum)' if isinstance(self.obj, enum.EnumMeta) else ''
-    body = textwrap.fill(', '.join(names), self.maxline, initial_indent='    ', subsequent_indent='    ')
+    body = textwrap.fill(', '.join(names), min(self.maxline, 80), initial_indent='    ', subsequent_indent='    ')  # the site's code width
     return f"class {self.obj.__name__}{base}:\n{body}\n"
 
 _lineno = _doclinks._lineno

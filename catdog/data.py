@@ -290,6 +290,9 @@ class ImageData:
         x = torch.as_tensor(x)
         if x.ndim == 3: x = x[None]
         if x.ndim != 4: raise ValueError(f"expected an image (CHW, or HWC for uint8 pixels) or a batch of them (NCHW); got shape {tuple(x.shape)}")
+        if x.shape[1] != 3:  # the model takes RGB; torch's own error would speak of mismatched tensor sizes
+            hint = ' (channels last, it seems: x.permute(0, 3, 1, 2) makes it NCHW)' if x.shape[-1] == 3 else ''
+            raise ValueError(f"expected images with 3 channels (RGB), a batch as NCHW; got shape {tuple(x.shape)}{hint}")
         dl = self.valid_dl
         if x.dtype == torch.uint8: return dl.to_device(x, torch.zeros(len(x)))[0]
         if x.is_floating_point() and x.numel() and x.min() >= 0 and x.max() <= 1: warnings.warn(

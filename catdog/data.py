@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from .core import defaults, num_cpus, writable_dir
+from .core import _positive_int, defaults, num_cpus, writable_dir
 from .images import IMG_EXTS, get_image_files, open_image, find_bad_images, ImageLoadError
 from .transforms import (ImageTransforms, Normalize, denorm, tfms_from_stats, imagenet_stats,
                                resize_short)
@@ -566,6 +566,7 @@ class ImageClassifierData(ImageData):
                max_workers:int|None=None, # threads
               ) -> ImageClassifierData:
         "fastai 0.7: data reading JPEG copies with short side `targ_sz`, written once under `path/new_path/targ_sz`."
+        targ_sz = _positive_int(targ_sz, 'resize: targ_sz (the short side of the copies, in pixels)')
         root = writable_dir(self.path, new_path)/str(targ_sz)
         src = self.path.resolve()
         def dest(f:Path) -> Path:

@@ -373,7 +373,9 @@ def _registry() -> dict: return {arch_name(a): a for a in model_meta if not isin
 
 def get_arch(name:str): # an arch name from `arch_name`
     "The arch called `name`: a `model_meta` arch, or the timm model name itself."
-    if not isinstance(name, str): return name
+    if not isinstance(name, str):
+        if callable(name): return name
+        raise TypeError(f"arch must be an arch function (models.resnet34, efficientnet_lite0, ...) or a timm model name, got {name!r}")
     if name in _registry(): return _registry()[name]
     import timm
     if timm.is_model(name): return name

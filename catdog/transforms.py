@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_transforms.ipynb #c0a31c9f
 from __future__ import annotations
-import math
+import math, numbers
 from enum import Enum
 from pathlib import Path
 
@@ -253,8 +253,13 @@ def _chw(im) -> torch.Tensor:
         raise ValueError(f"Expected a uint8 CHW tensor with 3 channels, got {im.dtype} of shape {tuple(im.shape)}")
     return im
 
+def _check_number(v, name:str):
+    "Refuse a `v` that is not a real number (a string such as '10', a bool): it would fail later, in a loader's worker."
+    if isinstance(v, bool) or not isinstance(v, numbers.Real): raise TypeError(f"{name} must be a number, got {v!r}")
+
 def _check_zoom(max_zoom):
     "Refuse a `max_zoom` below 1, which would zoom out and leave less than `sz` to crop (None and 1: no zoom)."
+    if max_zoom is not None: _check_number(max_zoom, 'max_zoom')
     if max_zoom is not None and not max_zoom >= 1: raise ValueError(f"max_zoom must be at least 1 (1 or None: no zoom), got {max_zoom!r}")
 
 class ImageTransforms:
@@ -362,6 +367,9 @@ def get_transforms(do_flip:bool=True, # random left-right flips
                    p_lighting:float=0.75, # probability of a lighting change
                   ) -> tuple[list, list]:
     "fastai v1: `(train, valid)` lists of transforms (valid: none, the pipeline crops the centre)."
+    for name, v in (('max_rotate', max_rotate), ('max_zoom', max_zoom), ('max_lighting', max_lighting), ('max_warp', max_warp),
+                    ('p_affine', p_affine), ('p_lighting', p_lighting)):
+        if v is not None or name.startswith('p_'): _check_number(v, name)  # None, as 0: none of it
     for name, v in (('max_lighting', max_lighting), ('max_warp', max_warp)):  # None, as 0: none
         if v is not None and not 0 <= v < 1: raise ValueError(f"{name} must be from 0 to below 1, got {v!r}")
     for name, v in (('p_affine', p_affine), ('p_lighting', p_lighting)):

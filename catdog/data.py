@@ -710,6 +710,8 @@ class ImageDataBunch(ImageData):
                            ) -> ImageDataBunch:
         "Data with no images, only `classes`: enough to build a learner, load weights and predict."
         if not classes: raise ValueError("single_from_classes needs at least one class")
+        if dup := sorted({c for c in classes if list(classes).count(c) > 1}, key=str):  # a prediction would name two classes alike
+            raise ValueError(f"single_from_classes: each class once, in label order; {', '.join(map(repr, dup))} {'appears' if len(dup) == 1 else 'appear'} more than once in {list(classes)}")
         if tfms is not None and ds_tfms is not None: raise TypeError("single_from_classes: give tfms or ds_tfms (the same argument, as fastai v1 named it first and later), not both")
         trn_tfms, val_tfms = _v1_tfms(ds_tfms if tfms is None else tfms, size)
         ds = lambda t: ImageDataset([], [], classes, t)

@@ -585,11 +585,10 @@ class ImageClassifierData(ImageData):
             return d
         res = copy.copy(self)
         dss = [ds for ds in (self.train_ds, self.valid_ds, self.test_ds) if ds is not None]
-        memo = {}  # the copy's own pipelines, shared among its sets as among ours: a learner that sets their filter leaves ours (and our workers) alone
-        own = lambda t: copy.deepcopy(t, memo)
         with ThreadPoolExecutor(max_workers or num_cpus()) as ex:
-            new = [ds.new(fnames=list(ex.map(one, ds.fnames)), tfms=own(ds.tfms)) for ds in dss]
-        res.trn_tfms, res.val_tfms = own(self.trn_tfms), own(self.val_tfms)
+            new = [ds.new(fnames=list(ex.map(one, ds.fnames))) for ds in dss]
+        # our pipelines, as fastai 0.7's copy has them: a learner that gives the copy its arch's filter gives it to the
+        # user's `val_tfms` (for `predict_array(val_tfms(im)[None])`) and to us, whose loaders then renew their workers
         res.train_ds, res.valid_ds = new[0], new[1]
         res.test_ds = new[2] if self.test_ds is not None else None
         res.cache_path = root

@@ -367,7 +367,7 @@ def get_transforms(do_flip:bool=True, # random left-right flips
                    p_lighting:float=0.75, # probability of a lighting change
                   ) -> tuple[list, list]:
     "fastai v1: `(train, valid)` lists of transforms (valid: none, the pipeline crops the centre)."
-    for name, v in (('max_rotate', max_rotate), ('max_zoom', max_zoom), ('max_lighting', max_lighting), ('max_warp', max_warp),
+    for name, v in (('max_rotate', max_rotate), ('max_lighting', max_lighting), ('max_warp', max_warp),  # max_zoom: `_check_zoom`
                     ('p_affine', p_affine), ('p_lighting', p_lighting)):
         if v is not None or name.startswith('p_'): _check_number(v, name)  # None, as 0: none of it
     for name, v in (('max_lighting', max_lighting), ('max_warp', max_warp)):  # None, as 0: none

@@ -2,7 +2,7 @@
 from 127.0.0.1 and opened in headless Chromium, driven over the DevTools protocol (`websockets`).
 
 Each page must load with no console error, show its title, have a doc entry (with nbdev's anchor) for each
-public name its module exports, every link to an API name or to another page must land on an existing entry, and
+public name its module exports and none twice, every link to an API name or to another page must land on an existing entry, and
 every source link must name the line of the package where its entry's name is defined. The learner
 page must show the `create_cnn` signature table, the lesson page a rendered plot. A synthetic notebook made
 here proves the same machinery for plots and signature tables whatever the notebooks of nbs/ hold today.
@@ -252,6 +252,15 @@ SOURCE_JS = '''(() => {
   });
 })()'''
 
+# the heading of each doc entry: show_doc's output begins with a rule (`hr.nbdev-sep`), then the entry's heading
+ENTRY_JS = '''(() => {
+  const hs = [...document.querySelectorAll('article h1, article h2, article h3, article h4, article h5, article h6')];
+  return [...document.querySelectorAll('article hr.nbdev-sep')].map(r => {
+    const h = hs.find(h => r.compareDocumentPosition(h) & Node.DOCUMENT_POSITION_FOLLOWING);
+    return h ? h.firstChild.textContent.trim() : null;
+  });
+})()'''
+
 def doc_entry(page, name): return page.eval(f'({DOC_JS})({json.dumps(name)})')
 
 def signature_params(name, entry):
@@ -288,6 +297,9 @@ def check_page(browser, base, html_dir, page_file, nav, title=None, doc=(), sign
             assert got, f'{page_file}: the doc entry of {name} shows no signature: {e}'
             assert all(p in got for p in params), f'{page_file}: {name} signature lists {got}, not all of {params}'
         # source links: each names a line of the package, where the entry's name is defined
+        entries = page.eval(ENTRY_JS)
+        twice = sorted({name for name in entries if name and entries.count(name) > 1})
+        assert not twice, f'{page_file}: doc entries shown twice: {twice}'
         for href, name in page.eval(SOURCE_JS):
             assert name, f'{page_file}: a source link ({href}) with no entry heading after it'
             m = re.search(r'/blob/[^/]+/(.+\.py)#L(\d+)$', href)
@@ -382,6 +394,10 @@ def test_synthetic_site(tmp_path, browser):
         ('code', '#| default_exp demo'),
         ('code', '#| export\ndef scale(x:float, # the number to scale\n          by:float=2, # the factor\n          base=None, # added first\n'
                  '          **kwargs, # left alone\n         )->float:\n    "`x` times `by`."\n    return ((base or 0) + x)*by'),
+        ('code', '#| export\nfrom fastcore.basics import patch'),
+        ('code', '#| export\nclass Box:\n    "Holds `x`."\n    def __init__(self, x): self.x = x'),
+        ('code', '#| export\n@patch\ndef grow(self:Box, by:float=2, # the factor\n        ):\n    "`x` times `by`."\n    self.x *= by'),
+        ('code', 'show_doc(Box.grow)'),  # documented where the notebook wants it: once (nbdev 2.4 added it again)
         ('code', '#| hide\nraise RuntimeError("a hidden cell must not show")'),
         ('code', '#| echo: false\nprint("only the output shows")', [{'output_type': 'stream', 'name': 'stdout', 'text': 'only the output shows\n'}]),
         ('code', 'plot_it()', [{'output_type': 'display_data', 'metadata': {},
@@ -391,7 +407,7 @@ def test_synthetic_site(tmp_path, browser):
     html = build_docs.build(nbs, tmp_path/'_build')
     srv = Server(html)
     try:
-        text = check_page(browser, srv.url, html, 'demo.html', ['demo.html'], title='Demo', doc=['scale'],
+        text = check_page(browser, srv.url, html, 'demo.html', ['demo.html'], title='Demo', doc=['scale', 'Box.grow'],
                           signature={'scale': ['x', 'by']}, plots=1, shot=SHOTS/'synthetic_demo.png')
         assert 'only the output shows' in text and 'print(' not in text
         # the signature as the source writes it (tools/nbdev_proc.py), not as fastcore 1.12 would: `kwargs:VAR_KEYWORD`

@@ -15,12 +15,19 @@ Two more mends. A class that takes no arguments shows what it holds, where fastc
 cannot be called: an Enum its members (`class DatasetType(Enum): Train, Valid, Test, Fix`, not
 `def DatasetType(*args, **kwds)`), a namespace of constants its names (`URLs`). And nbdev 2.4 finds the line
 of `create_cnn` for the source link, but not of `catdog.vision_learner.create_cnn`, the name it looks up on a
-page that imports what it documents (the vision.learner page): its links ended in `#LNone`."""
+page that imports what it documents (the vision.learner page): its links ended in `#LNone`.
+
+Last, nbdev adds a `show_doc` cell after each exported definition that the notebook does not document itself,
+but it compares the notebook's `show_doc(Learner.save)` with the bare name `save` of the `@patch`ed function:
+every patched method a notebook documents where it wants came out twice on its page. It now compares the name
+`show_doc` would be given (`Learner.save`) too."""
 import enum, textwrap
 from inspect import Parameter
 
 from fastcore import docments as _docments
+from fastcore.basics import concat
 from nbdev import doclinks as _doclinks
+from nbdev import processors as _processors
 
 _stars = {Parameter.VAR_POSITIONAL: '*', Parameter.VAR_KEYWORD: '**'}
 
@@ -62,10 +69,18 @@ def _lineno_qualified(sym, fname):
     if res is None and mod and sym.startswith(mod): res = _lineno(sym[len(mod):], fname)
     return res
 
+def _def_names(cell, shown):
+    "nbdev's `_def_names`: the names of `cell`'s public definitions that no `show_doc` in the notebook shows yet."
+    cellp = cell.parsed_()
+    if not cellp: return []
+    return [nm for o in concat(cellp) if isinstance(o, _processors._def_types) and (o.name[0] != '_' or o.name[:2] == '__')
+            for nm in [_processors.showdoc_nm(o)] if o.name not in shown and nm not in shown]
+
 _docments._DocmentBase.__init__ = _init
 _docments.DocmentText._fmt_param = _fmt_param_as_written
 _docments.DocmentText.__str__ = _docments.DocmentText.__repr__ = _str_held
 _doclinks._lineno = _lineno_qualified
+_processors._def_names = _def_names
 
 if __name__ == '__main__':
     import sys

@@ -250,7 +250,8 @@ def _chw(im) -> torch.Tensor:
     if isinstance(im, Image.Image): return torch.from_numpy(np.array(to_rgb(im))).permute(2, 0, 1)
     if not isinstance(im, torch.Tensor): raise TypeError(f"Expected a PIL image or a uint8 CHW tensor, got {type(im).__name__}")
     if im.dtype != torch.uint8 or im.ndim != 3 or im.shape[0] != 3:
-        raise ValueError(f"Expected a uint8 CHW tensor with 3 channels, got {im.dtype} of shape {tuple(im.shape)}")
+        hint = ' (channels last, it seems: x.permute(2, 0, 1) makes it CHW)' if im.ndim == 3 and im.shape[-1] == 3 and im.shape[0] != 3 else ''
+        raise ValueError(f"Expected a uint8 CHW tensor with 3 channels, got {im.dtype} of shape {tuple(im.shape)}{hint}")
     return im
 
 def _check_number(v, name:str):

@@ -671,7 +671,7 @@ class Learner:
         self(f'after_{name}')
 
     def fit(self, epochs:int, # number of epochs
-            lr=3e-3, # learning rate: float, slice, or one per layer group
+            lr=slice(3e-3), # learning rate: float, slice, or one per layer group (fastai v1's default: 3e-3 for the last group, 3e-4 for the others)
             wd=None, # weight decay; None: `self.wd`
             callbacks=None, # callbacks for this fit only
            ):
@@ -679,7 +679,7 @@ class Learner:
         self.fit_loop(epochs, lr, wd, callbacks)
 
     def fit_loop(self, epochs:int, # number of epochs
-                 lr=3e-3, # learning rate: float, slice, or one per layer group
+                 lr=slice(3e-3), # learning rate: float, slice, or one per layer group
                  wd=None, # weight decay; None: `self.wd`
                  callbacks=None, # callbacks for this fit only (schedules come as callbacks)
                 ):
@@ -863,7 +863,7 @@ def unfreeze(self:Learner):
 # %% ../nbs/06_learner.ipynb #86b37552
 @patch
 def fit_one_cycle(self:Learner, cyc_len:int, # number of epochs
-                  max_lr=3e-3, # peak learning rate: float, slice, or one per layer group
+                  max_lr=slice(3e-3), # peak learning rate: float, slice, or one per layer group (fastai v1's default: 3e-3 for the last group, 3e-4 for the others)
                   moms=(0.95, 0.85), # momentum at the ends, and at the peak rate
                   div_factor:float=25., # start at `max_lr/div_factor`
                   pct_start:float=0.3, # fraction of the iterations warming up

@@ -12,14 +12,15 @@ import numpy as np
 import torch
 from torch import nn
 from fastprogress.fastprogress import progress_bar
-from fastcore.basics import patch
+from fastcore.basics import patch, listify
 
 from .core import defaults, atomic_save, writable_dir, safe_load, _count
 from .data import DatasetType, ImageDataBunch, ImageDataset, _dl_kwargs, _ds_type
 from .images import load_image, get_image_files, ImageLoadError
 from .transforms import ImageTransforms, transforms_side_on
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
-from .learner import Learner, SGD, accuracy, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT, _draws_bars, _same_classes, _user_stacklevel
+from .learner import Learner, Callback, SGD, accuracy, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT, _draws_bars, _same_classes, _user_stacklevel
+from .schedulers import sgdr_cycle_lens
 from .hooks import PrettyString
 
 # %% auto #0
@@ -384,6 +385,46 @@ def _whole_set(what:str, is_test):
                     f"a {type(is_test).__name__}. For one image: learn.predict_array(val_tfms(open_image(fn))[None]), "
                     f"with val_tfms from tfms_from_model; or a learner from create_cnn (or load_learner), whose predict(fn) takes one")
 
+class _SaveCycles(Callback):
+    "fastai 0.7's `cycle_save_name`: the model at the end of each SGDR cycle (of `lens` epochs each), as `{name}_cyc_{i}`, `i` from 0."
+    order = 65  # after `Recorder`
+    def __init__(self, fname:str, lens:list):  # (`name` is a callback's own: `learn.<name>`)
+        self.fname, self.ends = fname, [int(e) for e in np.cumsum(lens) - 1]  # the epoch that ends each cycle
+    def after_epoch(self):
+        if self.learn.epoch in self.ends: self.learn.save(f'{self.fname}_cyc_{self.ends.index(self.learn.epoch)}')
+
+class _SaveBest(Callback):
+    "fastai 0.7's `best_save_name`: save the model as `name` each epoch that beats the best of the fit so far: a higher first metric (a lower validation loss on a tie), or a lower validation loss without metrics."
+    order = 65
+    def __init__(self, fname:str): self.fname = fname
+    def before_fit(self): self.best = None
+    def after_epoch(self):
+        v = self.learn.recorder.values[-1]  # train loss, valid loss, metrics
+        if len(v) < 2 or v[1] is None or not np.isfinite(v[1]): return
+        key = (float(v[2]), -float(v[1])) if len(v) > 2 and v[2] is not None else (-float(v[1]),)
+        if self.best is None or key > self.best: self.best = key; self.learn.save(self.fname)
+
+def _save_name(name, arg:str) -> str:
+    "`name` where it can name a file under `models/`; else an error naming `arg`."
+    if not isinstance(name, str) or not name.strip() or '/' in name or '\\' in name:
+        raise ValueError(f"fit: {arg} is a file name for learn.save (no folder, no .pth), got {name!r}")
+    return name
+
+# what fastai 0.7's `fit` also took, that catdog has not: each with what to use instead
+_NOT_07 = dict(use_clr="fastai 0.7's cyclical rate (use_clr=(div, ratio)); fit_one_cycle(cyc_len, max_lr) is its successor",
+               use_clr_beta="fastai 0.7's one cycle (use_clr_beta=(div, pct, mom1, mom2)); use fit_one_cycle(cyc_len, max_lr, moms, div_factor, pct_start)",
+               use_swa="stochastic weight averaging", swa_start="stochastic weight averaging", swa_eval_freq="stochastic weight averaging",
+               use_wd_sched="weight decay schedules", norm_wds="weight decay schedules", wds_sched_mult="weight decay schedules",
+               stepper="custom steppers (write a catdog Callback instead)")
+
+def _check_fit_kwargs(kwargs:dict):
+    "Refuse, by name, what 0.7's `fit` takes besides `sgdr_sched`'s options: unknown words, and 0.7 options catdog has not."
+    for k in kwargs:
+        if k in _NOT_07: raise TypeError(f"fit: {k} is not in catdog ({_NOT_07[k]})")
+        if k not in ('min_lr', 'warmup_pct', 'warmup_div'):
+            raise TypeError(f"fit: unexpected argument {k!r}; fastai 0.7's fit takes lrs, n_cycle, wds, cycle_len, cycle_mult, "
+                            f"cycle_save_name, best_save_name, metrics, callbacks, and the SGDR options min_lr, warmup_pct, warmup_div")
+
 class ConvLearner(VisionLearner):
     "fastai 0.7's learner: `pretrained(arch, data, precompute)`, SGDR `fit`, log-prob `predict` and `TTA`."
     _full = None  # (model, data, layer groups, frozen groups) while in precompute mode
@@ -486,9 +527,33 @@ class ConvLearner(VisionLearner):
             wds=None, # weight decay
             cycle_len:int|None=None, # epochs per SGDR cycle; None: constant `lrs` for `n_cycle` epochs
             cycle_mult:int=1, # each cycle `cycle_mult` times longer than the last
-            **kwargs):
+            cycle_save_name:str|None=None, # save the model at the end of each cycle as `{name}_cyc_{i}` (`load_cycle(name, i)`)
+            best_save_name:str|None=None, # save the model under this name each epoch that beats the best so far
+            metrics=None, # metrics for this fit only; None: the learner's
+            callbacks=None, # catdog callbacks for this fit only
+            **kwargs): # `sgdr_sched`'s `min_lr`, `warmup_pct`, `warmup_div`
         "fastai 0.7's fit: SGDR (cosine annealing with restarts) when `cycle_len` is given."
-        return self.fit_sgdr(self._lrs(lrs), n_cycle, cycle_len=cycle_len, cycle_mult=cycle_mult, wd=wds, **kwargs)
+        _check_fit_kwargs(kwargs)
+        cbs = listify(callbacks)
+        if cycle_save_name is not None:
+            _save_name(cycle_save_name, 'cycle_save_name')
+            if cycle_len is None: raise ValueError("fit: cycle_save_name saves the model at the end of each SGDR cycle, and only "
+                                                   "cycle_len makes cycles (fit(lrs, n_cycle, cycle_len=1, cycle_save_name=...))")
+            cbs.append(_SaveCycles(cycle_save_name, sgdr_cycle_lens(n_cycle, cycle_len, cycle_mult)))
+        if best_save_name is not None: cbs.append(_SaveBest(_save_name(best_save_name, 'best_save_name')))
+        saved = self.metrics
+        if metrics is not None:
+            if bad := [m for m in listify(metrics) if not callable(m)]:
+                raise TypeError(f"fit: metrics must be functions m(preds, targs), such as accuracy; got {bad[0]!r}")
+            self.metrics = listify(metrics)
+        try: return self.fit_sgdr(self._lrs(lrs), n_cycle, cycle_len=cycle_len, cycle_mult=cycle_mult, wd=wds, callbacks=cbs, **kwargs)
+        finally: self.metrics = saved
+
+    def load_cycle(self, name:str, # the fit's `cycle_save_name`
+                   cycle:int, # which cycle, from 0
+                  ):
+        "fastai 0.7's `load_cycle`: load the model that `fit(..., cycle_save_name=name)` saved at the end of cycle `cycle`."
+        return self.load(f'{name}_cyc_{cycle}')
 
     def lr_find(self, start_lr=1e-5, # first learning rate
                 end_lr=10, # last learning rate

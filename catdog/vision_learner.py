@@ -549,6 +549,12 @@ class ConvLearner(VisionLearner):
         try: return self.fit_sgdr(self._lrs(lrs), n_cycle, cycle_len=cycle_len, cycle_mult=cycle_mult, wd=wds, callbacks=cbs, **kwargs)
         finally: self.metrics = saved
 
+    def bn_freeze(self, do_freeze:bool, # True: keep the statistics; False: learn them again from the photos
+                 ):
+        "fastai 0.7's `bn_freeze`: whether the body's BatchNorm layers keep the statistics they were pretrained with once it is unfrozen (catdog's `bn_eval`; the head's BatchNorm always learns its own)."
+        if not isinstance(do_freeze, (bool, np.bool_)): raise TypeError(f"bn_freeze takes True or False, got {do_freeze!r}")
+        self.bn_eval = bool(do_freeze)
+
     def load_cycle(self, name:str, # the fit's `cycle_save_name`
                    cycle:int, # which cycle, from 0
                   ):

@@ -462,6 +462,8 @@ class ConvLearner(VisionLearner):
 
     @precompute.setter
     def precompute(self, v:bool):
+        if not isinstance(v, (bool, np.bool_)) and v not in (0, 1):  # precompute='False' is a string, and true
+            raise TypeError(f"precompute takes True or False, got {v!r}")
         if bool(v) == self.precompute: return
         if v:
             n_pre = _n_pre(self.head)

@@ -406,7 +406,7 @@ class _SaveBest(Callback):
 
 def _save_name(name, arg:str) -> str:
     "`name` where it can name a file under `models/`; else an error naming `arg`."
-    if not isinstance(name, str) or not name.strip() or '/' in name or '\\' in name:
+    if not isinstance(name, str) or not name.strip() or '/' in name or '\\' in name or name.endswith('.pth'):
         raise ValueError(f"fit: {arg} is a file name for learn.save (no folder, no .pth), got {name!r}")
     return name
 

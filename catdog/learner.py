@@ -22,7 +22,7 @@ from .core import defaults, bf16_supported, writable_dir, atomic_save, reuse_hea
 from .data import DatasetType, _ds_type
 from .models import fold_bn
 from .fastconv import fast_depthwise, plain_depthwise, unpad_same, fuse_conv_act, fold_frozen_bn, unfold_frozen_bn
-from .schedulers import sched_exp, one_cycle_sched, sgdr_sched, sgdr_cycle_lens
+from .schedulers import sched_exp, one_cycle_sched, sgdr_sched, sgdr_cycle_lens, _SGDR_OPTIONS
 
 # %% auto #0
 __all__ = ['SuggestedLRs', 'accuracy', 'accuracy_np', 'error_rate', 'CancelFitException', 'CancelEpochException',
@@ -886,6 +886,8 @@ def fit_sgdr(self:Learner, lrs, # max learning rate: float, slice, or one per la
              **kwargs, # passed to `sgdr_sched` (`min_lr`, `warmup_pct`, `warmup_div`)
             ):
     "Fit with SGDR, cosine annealing with warm restarts (fastai 0.7's `fit(lrs, n_cycle, cycle_len, cycle_mult)`)."
+    if bad := [k for k in kwargs if k not in _SGDR_OPTIONS]:  # Python's own words would name sgdr_sched, not what was called
+        raise TypeError(f"fit_sgdr: unexpected argument {bad[0]!r} (its SGDR options: {', '.join(_SGDR_OPTIONS)})")
     lrs = self.lr_range(lrs)
     epochs = sum(sgdr_cycle_lens(n_cycle, cycle_len, cycle_mult))
     sched = ParamScheduler({'lr': sgdr_sched(lrs, n_cycle, cycle_len, cycle_mult, **kwargs)})

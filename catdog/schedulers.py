@@ -89,6 +89,8 @@ def sgdr_sched(lr, # max learning rate: a float, or an array with one rate per l
                                    [partial(sched_no, lr/warmup_div, None), lambda p: cos(warmup_pct + p*(1-warmup_pct))])
     return combine_scheds(np.array(lens)/sum(lens), scheds)
 
+_SGDR_OPTIONS = ('min_lr', 'warmup_pct', 'warmup_div')  # what a fit passes on to `sgdr_sched`, beyond the cycles
+
 # %% ../nbs/05_schedulers.ipynb #1491a537
 def one_cycle_sched(max_lr, # peak learning rate: a float or an array with one rate per layer group
                     moms=(0.95, 0.85), # momentum at the start (and end), and at the peak of the rate

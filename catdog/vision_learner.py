@@ -20,7 +20,7 @@ from .images import load_image, get_image_files, ImageLoadError
 from .transforms import ImageTransforms, transforms_side_on
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
 from .learner import Learner, Callback, SGD, accuracy, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT, _draws_bars, _same_classes, _user_stacklevel
-from .schedulers import sgdr_cycle_lens
+from .schedulers import sgdr_cycle_lens, _SGDR_OPTIONS
 from .hooks import PrettyString
 
 # %% auto #0
@@ -421,9 +421,9 @@ def _check_fit_kwargs(kwargs:dict):
     "Refuse, by name, what 0.7's `fit` takes besides `sgdr_sched`'s options: unknown words, and 0.7 options catdog has not."
     for k in kwargs:
         if k in _NOT_07: raise TypeError(f"fit: {k} is not in catdog ({_NOT_07[k]})")
-        if k not in ('min_lr', 'warmup_pct', 'warmup_div'):
+        if k not in _SGDR_OPTIONS:
             raise TypeError(f"fit: unexpected argument {k!r}; fastai 0.7's fit takes lrs, n_cycle, wds, cycle_len, cycle_mult, "
-                            f"cycle_save_name, best_save_name, metrics, callbacks, and the SGDR options min_lr, warmup_pct, warmup_div")
+                            f"cycle_save_name, best_save_name, metrics, callbacks, and the SGDR options {', '.join(_SGDR_OPTIONS)}")
 
 class ConvLearner(VisionLearner):
     "fastai 0.7's learner: `pretrained(arch, data, precompute)`, SGDR `fit`, log-prob `predict` and `TTA`."

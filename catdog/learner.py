@@ -676,6 +676,10 @@ class Learner:
             callbacks=None, # callbacks for this fit only
            ):
         "Train for `epochs` epochs at constant `lr` (fastai v1's `fit`)."
+        if isinstance(epochs, float) and 0 < epochs < 1 and isinstance(lr, (int, np.integer)) and not isinstance(lr, bool):
+            raise ValueError(f"epochs must be a whole number of at least 0, got {epochs}: fit(epochs, lr) is fastai v1's, and "
+                             f"fit({epochs}, {lr}) reads as fastai 0.7's fit(lrs, n_cycle), which ConvLearner.pretrained's learner "
+                             f"takes. Here: learn.fit({lr}, {epochs})")
         self.fit_loop(epochs, lr, wd, callbacks)
 
     def fit_loop(self, epochs:int, # number of epochs

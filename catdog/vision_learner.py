@@ -525,7 +525,7 @@ class ConvLearner(VisionLearner):
         super().freeze_to(n)
 
     def fit(self, lrs, # learning rate: a float, or one per layer group (differential learning rates)
-            n_cycle:int, # number of cycles (epochs, when `cycle_len` is None)
+            n_cycle:int|None=None, # number of cycles (epochs, when `cycle_len` is None); needed, as in `fit(0.01, 1)`
             wds=None, # weight decay
             cycle_len:int|None=None, # epochs per SGDR cycle; None: constant `lrs` for `n_cycle` epochs
             cycle_mult:int=1, # each cycle `cycle_mult` times longer than the last
@@ -535,6 +535,9 @@ class ConvLearner(VisionLearner):
             callbacks=None, # catdog callbacks for this fit only
             **kwargs): # `sgdr_sched`'s `min_lr`, `warmup_pct`, `warmup_div`
         "fastai 0.7's fit: SGDR (cosine annealing with restarts) when `cycle_len` is given."
+        if n_cycle is None:  # fastai v1's fit(epochs), on 0.7's learner: say which is which, not only what is missing
+            raise TypeError(f"ConvLearner.fit(lrs, n_cycle) is fastai 0.7's: a learning rate and a number of cycles, as in "
+                            f"learn.fit(0.01, 1); it got lrs={lrs!r} alone. fastai v1's fit(epochs, lr) is create_cnn's learner's")
         _check_fit_kwargs(kwargs)
         cbs = listify(callbacks)
         if cycle_save_name is not None:

@@ -100,6 +100,14 @@ def _metric_name(m):
     f = m.func if isinstance(m, partial) else m
     return getattr(f, '__name__', type(f).__name__)
 
+def _metric_list(metrics) -> list:
+    "`metrics` as a list of functions; a name or other thing that cannot be called is refused, by what it is."
+    ms = listify(metrics)
+    if bad := [m for m in ms if not callable(m)]:
+        raise TypeError(f"metrics must be functions m(preds, targs), such as accuracy or error_rate; got {bad[0]!r}"
+                        + (f" (a name: pass the function itself, metrics=[{bad[0]}])" if isinstance(bad[0], str) else ""))
+    return ms
+
 class Recorder(Callback):
     "Per batch: learning rates, momentums, losses (raw and smoothed); per epoch: train loss, valid loss, metrics."
     order = 50
@@ -527,10 +535,7 @@ class Learner:
                                 f"monitor='accuracy'); got {f!r} (a callback itself goes in callbacks=)")
         self.bn_eval, self.fuse_bn, self._eval_model = bn_eval, fuse_bn, None
         self.loss_func = loss_func if loss_func is not None else nn.CrossEntropyLoss()
-        self.metrics = listify(metrics)
-        if bad := [m for m in self.metrics if not callable(m)]:
-            raise TypeError(f"metrics must be functions m(preds, targs), such as accuracy or error_rate; got {bad[0]!r}"
-                            + (f" (a name: pass the function itself, metrics=[{bad[0]}])" if isinstance(bad[0], str) else ""))
+        self.metrics = _metric_list(metrics)
         self.path = Path(path if path is not None else getattr(data, 'path', '.'))
         self.device = defaults.get_device(device)
         self.model = model.to(self.device)

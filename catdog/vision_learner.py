@@ -19,7 +19,7 @@ from .data import DatasetType, ImageDataBunch, ImageDataset, _dl_kwargs, _ds_typ
 from .images import load_image, get_image_files, ImageLoadError
 from .transforms import ImageTransforms, transforms_side_on
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
-from .learner import Learner, Callback, SGD, accuracy, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT, _draws_bars, _same_classes, _user_stacklevel
+from .learner import Learner, Callback, SGD, accuracy, _metric_list, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT, _draws_bars, _same_classes, _user_stacklevel
 from .schedulers import sgdr_cycle_lens, _SGDR_OPTIONS
 from .hooks import PrettyString
 
@@ -547,10 +547,7 @@ class ConvLearner(VisionLearner):
             cbs.append(_SaveCycles(cycle_save_name, sgdr_cycle_lens(n_cycle, cycle_len, cycle_mult)))
         if best_save_name is not None: cbs.append(_SaveBest(_save_name(best_save_name, 'best_save_name')))
         saved = self.metrics
-        if metrics is not None:
-            if bad := [m for m in listify(metrics) if not callable(m)]:
-                raise TypeError(f"fit: metrics must be functions m(preds, targs), such as accuracy; got {bad[0]!r}")
-            self.metrics = listify(metrics)
+        if metrics is not None: self.metrics = _metric_list(metrics)
         try: return self.fit_sgdr(self._lrs(lrs), n_cycle, cycle_len=cycle_len, cycle_mult=cycle_mult, wd=wds, callbacks=cbs, **kwargs)
         finally: self.metrics = saved
 

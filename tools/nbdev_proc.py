@@ -25,7 +25,6 @@ import enum, textwrap
 from inspect import Parameter
 
 from fastcore import docments as _docments
-from fastcore.basics import concat
 from nbdev import doclinks as _doclinks
 from nbdev import processors as _processors
 
@@ -69,12 +68,11 @@ def _lineno_qualified(sym, fname):
     if res is None and mod and sym.startswith(mod): res = _lineno(sym[len(mod):], fname)
     return res
 
+_def_names_nbdev = _processors._def_names
+
 def _def_names(cell, shown):
-    "nbdev's `_def_names`: the names of `cell`'s public definitions that no `show_doc` in the notebook shows yet."
-    cellp = cell.parsed_()
-    if not cellp: return []
-    return [nm for o in concat(cellp) if isinstance(o, _processors._def_types) and (o.name[0] != '_' or o.name[:2] == '__')
-            for nm in [_processors.showdoc_nm(o)] if o.name not in shown and nm not in shown]
+    "nbdev's `_def_names` (a `show_doc` name for each public definition of `cell` not shown yet), less those shown by their qualified name."
+    return [nm for nm in _def_names_nbdev(cell, shown) if nm not in shown]
 
 _docments._DocmentBase.__init__ = _init
 _docments.DocmentText._fmt_param = _fmt_param_as_written

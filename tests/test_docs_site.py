@@ -3,7 +3,8 @@ from 127.0.0.1 and opened in headless Chromium, driven over the DevTools protoco
 
 Each page must load with no console error, show its title, have a doc entry (with nbdev's anchor) for each
 public name its module exports and none twice, every link to an API name or to another page must land on an existing entry, and
-every source link must name the line of the package where its entry's name is defined. The learner
+every source link must name the line of the package where its entry's name is defined, and no text output
+(a printed line, an error message) may run past the right edge, out of sight. The learner
 page must show the `create_cnn` signature table, the lesson page a rendered plot. A synthetic notebook made
 here proves the same machinery for plots and signature tables whatever the notebooks of nbs/ hold today.
 Screenshots go to docs/_build/screenshots/. Only where Chromium cannot be found or installed
@@ -308,6 +309,10 @@ def check_page(browser, base, html_dir, page_file, nav, title=None, doc=(), sign
             last = re.escape(name.split('.')[-1])
             assert any(re.match(rf'\s*(async\s+)?(def|class)\s+{last}\b', l) for l in lines), \
                 f'{page_file}: the source link of {name} goes to {m[1]} line {m[2]}: {lines[:1]}'
+        # text outputs (printed lines, error messages, reprs) wrap: none hides its end past the right edge
+        cut = page.eval("[...document.querySelectorAll('.cell_output pre, .output pre')].filter(p => p.scrollWidth > p.clientWidth + 1)"
+                        ".map(p => p.textContent.split('\\n').reduce((a, b) => b.length > a.length ? b : a, '').slice(0, 100))")
+        assert not cut, f'{page_file}: {len(cut)} outputs run past the right edge, as {cut[:3]}'
         # plots: images in cell outputs that the browser decoded
         imgs = page.eval("[...document.querySelectorAll('.cell_output img, .output img')].map(i => [i.getAttribute('src').slice(0,60), i.complete, i.naturalWidth])")
         assert all(ok and w > 0 for _, ok, w in imgs), f'{page_file}: images that did not load: {imgs}'
@@ -400,6 +405,8 @@ def test_synthetic_site(tmp_path, browser):
         ('code', 'show_doc(Box.grow)'),  # documented where the notebook wants it: once (nbdev 2.4 added it again)
         ('code', '#| hide\nraise RuntimeError("a hidden cell must not show")'),
         ('code', '#| echo: false\nprint("only the output shows")', [{'output_type': 'stream', 'name': 'stdout', 'text': 'only the output shows\n'}]),
+        ('code', 'say_long_line()', [{'output_type': 'stream', 'name': 'stdout',  # wraps within the page (check_page)
+                                       'text': 'the end of a long line, ' * 12 + 'shows: ' + '/a_long_path' * 20 + '\n'}]),
         ('code', 'plot_it()', [{'output_type': 'display_data', 'metadata': {},
                                 'data': {'image/png': _png(), 'text/plain': '<Figure size 400x300 with 1 Axes>'}}]),
     ])
@@ -415,5 +422,6 @@ def test_synthetic_site(tmp_path, browser):
         assert 'base=None, # added first' in text and '**kwargs, # left alone' in text and ')->float:\n' in text, text
         assert 'VAR_KEYWORD' not in text and 'NoneType' not in text
         assert 'a hidden cell' not in text
+        assert 'shows: /a_long_path' in text
         check_page(browser, srv.url, html, 'index.html', ['demo.html'], title='Demo site')
     finally: srv.close()

@@ -29,7 +29,7 @@ __all__ = ['SuggestedLRs', 'accuracy', 'accuracy_np', 'error_rate', 'CancelFitEx
            'CancelTrainException', 'CancelValidException', 'CancelBatchException', 'CancelStepException',
            'NonFiniteLossError', 'Callback', 'Recorder', 'ParamScheduler', 'LRFinder', 'ProgressCallback',
            'MixedPrecision', 'ChannelsLast', 'FastDepthwise', 'FoldFrozenBN', 'TerminateOnNaN', 'AdamW', 'SGD',
-           'Learner']
+           'Learner', 'Sched']
 
 # %% ../nbs/06_learner.ipynb #792120b7
 def _as_tensor(x): return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
@@ -162,6 +162,7 @@ class Recorder(Callback):
 
     def _curve(self, skip_start, skip_end):
         "Last group's lrs and the finite smoothed losses, without the first `skip_start` and last `skip_end` points."
+        skip_start, skip_end = _count(skip_start, 'skip_start'), _count(skip_end, 'skip_end')
         lrs, losses = np.array([l[-1] for l in self.lrs]), np.array(self.smooth_losses)
         n = len(losses)
         if n - skip_start - skip_end < 5: skip_start = skip_end = 0
@@ -902,10 +903,25 @@ def fit_sgdr(self:Learner, lrs, # max learning rate: float, slice, or one per la
     sched = ParamScheduler({'lr': sgdr_sched(lrs, n_cycle, cycle_len, cycle_mult, **kwargs)})
     self.fit_loop(epochs, lrs, wd=wd, callbacks=[sched] + listify(callbacks))
 
+class Sched:
+    "fastai 0.7's `learn.sched`: the learner's `Recorder` (its `lrs`, `losses`, `plot_lr()`, `plot_loss()`, ...), with 0.7's `plot`."
+    def __init__(self, recorder:Recorder): self.recorder = recorder
+    def __getattr__(self, name):
+        if name == 'recorder': raise AttributeError(name)  # not set yet (a copy being made)
+        return getattr(self.recorder, name)
+    def __dir__(self): return sorted(set(super().__dir__()) | {k for k in dir(self.recorder) if not k.startswith('_')})
+    def __repr__(self): return f'Sched({self.recorder!r})'
+
+    def plot(self, n_skip:int=10, # points left out at the start (noisy)
+             n_skip_end:int=5, # points left out at the end (diverging)
+            ) -> Figure:
+        "fastai 0.7's `learn.sched.plot()` after `lr_find`: `Recorder.plot` under 0.7's keywords (`plot(n_skip=0)` keeps the first points)."
+        return self.recorder.plot(_count(n_skip, 'n_skip'), _count(n_skip_end, 'n_skip_end'))
+
 @patch(as_prop=True)
-def sched(self:Learner):
-    "fastai 0.7's `learn.sched`: the `Recorder` (`sched.plot()`, `sched.plot_lr()`)."
-    return self.recorder
+def sched(self:Learner) -> Sched:
+    "fastai 0.7's `learn.sched`: the `Recorder`, with 0.7's `plot(n_skip, n_skip_end)`."
+    return Sched(self.recorder)
 
 # %% ../nbs/06_learner.ipynb #ddc8d035
 @patch

@@ -366,8 +366,13 @@ def get_transforms(do_flip:bool=True, # random left-right flips
                    max_warp:float=0.2, # largest perspective warp
                    p_affine:float=0.75, # probability of each of rotation, zoom and warp
                    p_lighting:float=0.75, # probability of a lighting change
+                   xtra_tfms:list|None=None, # more random transforms for the training set, after these: catdog's, or any on uint8 CHW tensors (torchvision's `v2`)
                   ) -> tuple[list, list]:
     "fastai v1: `(train, valid)` lists of transforms (valid: none, the pipeline crops the centre)."
+    if xtra_tfms is not None and (isinstance(xtra_tfms, (str, bytes)) or not isinstance(xtra_tfms, (list, tuple))):
+        raise TypeError(f"xtra_tfms must be a list of transforms, as in xtra_tfms=[v2.RandomGrayscale(0.1)]; got {xtra_tfms!r}")
+    if bad := [t for t in xtra_tfms or [] if not callable(t)]:
+        raise TypeError(f"xtra_tfms must be a list of transforms (callables on uint8 CHW tensors); {bad[0]!r} in it is none")
     for name, v in (('max_rotate', max_rotate), ('max_lighting', max_lighting), ('max_warp', max_warp),  # max_zoom: `_check_zoom`
                     ('p_affine', p_affine), ('p_lighting', p_lighting)):
         if v is not None or name.startswith('p_'): _check_number(v, name)  # None, as 0: none of it
@@ -382,7 +387,7 @@ def get_transforms(do_flip:bool=True, # random left-right flips
     if max_rotate: res.append(RandomRotate(max_rotate, p=p_affine))
     if max_zoom and max_zoom > 1: res.append(RandomZoom(max_zoom, p=p_affine))
     if max_lighting: res.append(RandomLighting(max_lighting, max_lighting, p=p_lighting))
-    return res, []
+    return res + list(xtra_tfms or []), []
 
 # %% ../nbs/02_transforms.ipynb #58c6e9e7
 # catdog's augmentations that a spec can name, with the attributes that rebuild each
@@ -391,10 +396,11 @@ _AUG_ARGS = {RandomRotate: ('deg', 'p', 'mode'), RandomFlip: ('p',), RandomWarp:
 _AUG_BY_NAME = {k.__name__: k for k in _AUG_ARGS}
 
 @patch
-def spec(self:ImageTransforms) -> dict|None:
+def spec(self:ImageTransforms, only_catdog:bool=False, # leave out the augmentations that are not catdog's (else: None where there is one)
+        ) -> dict|None:
     "The pipeline as plain data (no objects), for `from_spec`; None when an augmentation is not one of catdog's."
-    if any(type(t) not in _AUG_ARGS for t in self.aug_tfms): return None
-    augs = [[type(t).__name__, {a: getattr(t, a) for a in _AUG_ARGS[type(t)]}] for t in self.aug_tfms]
+    if not only_catdog and any(type(t) not in _AUG_ARGS for t in self.aug_tfms): return None
+    augs = [[type(t).__name__, {a: getattr(t, a) for a in _AUG_ARGS[type(t)]}] for t in self.aug_tfms if type(t) in _AUG_ARGS]
     return dict(sz=self.sz, train=self.train, max_zoom=self.max_zoom, p_zoom=self.p_zoom,
                 crop_type=self.crop_type.name, aug_tfms=augs, interpolation=self.interpolation)
 

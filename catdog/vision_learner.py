@@ -17,7 +17,7 @@ from fastcore.basics import patch, listify
 from .core import defaults, atomic_save, writable_dir, safe_load, _count
 from .data import DatasetType, ImageDataBunch, ImageDataset, _dl_kwargs, _ds_type
 from .images import load_image, get_image_files, ImageLoadError
-from .transforms import ImageTransforms, transforms_side_on
+from .transforms import ImageTransforms, transforms_side_on, _AUG_ARGS
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
 from .learner import Learner, Callback, SGD, accuracy, _metric_list, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT, _draws_bars, _same_classes, _user_stacklevel
 from .schedulers import sgdr_cycle_lens, _SGDR_OPTIONS
@@ -207,9 +207,12 @@ def export(self:VisionLearner, fname='export.pth', # file name (relative: under 
     fname = Path(fname)
     if not fname.is_absolute(): fname = self.path/fname
     norm, trn, val = self.data.norm, getattr(self.data, 'trn_tfms', None), getattr(self.data, 'val_tfms', None)
+    if trn is not None and (other := [type(t).__name__ for t in trn.aug_tfms if type(t) not in _AUG_ARGS]):
+        warnings.warn(f"export: the training augmentation {', '.join(other)} is not catdog's, and only catdog's can be written as plain "
+                      f"data: TTA after load_learner augments without it", stacklevel=2)
     state = dict(format=_EXPORT_FORMAT, version=1, arch=arch_name(self.arch), classes=list(self.data.classes),
                  sz=int(self.data.sz), stats=[list(s) for s in norm.stats] if norm is not None else None,
-                 trn_tfms=trn.spec() if trn is not None else None,  # for TTA after load_learner (None: not catdog's augmentations)
+                 trn_tfms=trn.spec(only_catdog=True) if trn is not None else None,  # for TTA after load_learner
                  interpolation=val.resize_filter if val is not None else 'bilinear',  # the resize filter of the predictions
                  cfg={k: v for k, v in self.cfg.items()},
                  model={k: v.detach().cpu() for k, v in self.model.state_dict().items()})

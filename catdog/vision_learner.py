@@ -208,8 +208,9 @@ def export(self:VisionLearner, fname='export.pth', # file name (relative: under 
     if not fname.is_absolute(): fname = self.path/fname
     norm, trn, val = self.data.norm, getattr(self.data, 'trn_tfms', None), getattr(self.data, 'val_tfms', None)
     if trn is not None and (other := [type(t).__name__ for t in trn.aug_tfms if type(t) not in _AUG_ARGS]):
-        warnings.warn(f"export: the training augmentation {', '.join(other)} is not catdog's, and only catdog's can be written as plain "
-                      f"data: TTA after load_learner augments without it", stacklevel=2)
+        warnings.warn(f"export: the training augmentation{'s' * (len(other) > 1)} {', '.join(other)} {'are' if len(other) > 1 else 'is'} "
+                      f"not catdog's, and only catdog's can be written as plain data: TTA after load_learner augments without "
+                      f"{'them' if len(other) > 1 else 'it'}", stacklevel=2)
     state = dict(format=_EXPORT_FORMAT, version=1, arch=arch_name(self.arch), classes=list(self.data.classes),
                  sz=int(self.data.sz), stats=[list(s) for s in norm.stats] if norm is not None else None,
                  trn_tfms=trn.spec(only_catdog=True) if trn is not None else None,  # for TTA after load_learner

@@ -580,7 +580,19 @@ class ConvLearner(VisionLearner):
                ) -> np.ndarray:
         "Log-probabilities (N, C) of the validation (or test) set, as numpy."
         _whole_set('predict', is_test)
-        probs, _ = self.get_preds(DatasetType.Test if is_test else DatasetType.Valid)
+        return self.predict_with_targs(is_test)[0]
+
+    def predict_with_targs(self, is_test:bool=False, # the test set (targets all 0) rather than the validation set
+                          ) -> tuple:
+        "fastai 0.7's `predict_with_targs`: `(log-probabilities (N, C), targets (N,))` of the validation (or test) set, as numpy."
+        _whole_set('predict_with_targs', is_test)
+        probs, y = self.get_preds(DatasetType.Test if is_test else DatasetType.Valid)
+        return probs.clamp_min(1e-12).log().numpy(), y.numpy()
+
+    def predict_dl(self, dl, # a loader of images, such as `data.aug_dl` or `data.val_dl`
+                  ) -> np.ndarray:
+        "fastai 0.7's `predict_dl`: log-probabilities (N, C) of the images `dl` gives, in its order, as numpy (the full model, in precompute mode too)."
+        with self._images(): probs, _ = self.get_preds(dl=dl)
         return probs.clamp_min(1e-12).log().numpy()
 
     def predict_array(self, arr, # a batch (N, C, H, W) of images: uint8, as `val_tfms` makes them, or normalised floats

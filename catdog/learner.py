@@ -34,11 +34,8 @@ __all__ = ['SuggestedLRs', 'accuracy', 'accuracy_np', 'error_rate', 'CancelFitEx
 # %% ../nbs/06_learner.ipynb #792120b7
 def _as_tensor(x): return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
 
-def accuracy(preds, # scores (n, c): logits, probabilities or log-probabilities; or predicted class ids (n,)
-             targs, # true class ids (n,)
-            ):
-    "Fraction of `preds` whose argmax is `targs`: a 0-d tensor for torch input, a float for numpy input."
-    as_np = not isinstance(preds, torch.Tensor)
+def _hits(preds, targs, name:str) -> torch.Tensor:
+    "Whether each of `preds` (scores, or class ids) gives its target in `targs` (booleans); lengths checked, for the metric `name`."
     p, t = _as_tensor(preds), _as_tensor(targs)
     one_row = p.ndim == 1 and p.is_floating_point()  # scores, not class ids: TTA's mean averaged once more?
     if p.ndim > 1: p = p.argmax(dim=-1)
@@ -47,9 +44,19 @@ def accuracy(preds, # scores (n, c): logits, probabilities or log-probabilities;
         hint = (": a row of scores rather than (n, c)? catdog's `TTA()` already averages the augmented versions, as the "
                 "lesson's fastai did: its log-probabilities are (n, c), to pass as they are, not averaged over axis 0"
                 ) if one_row else ""
-        raise ValueError(f"accuracy: {len(p)} predictions but {len(t)} targets{hint}")
-    hits = p == t.long()
-    return hits.double().mean().item() if as_np else hits.float().mean()  # numpy's own mean: 493/500 shows as 0.986
+        raise ValueError(f"{name}: {len(p)} predictions but {len(t)} targets{hint}")
+    return p == t.long()
+
+def _fraction(x:torch.Tensor, as_np:bool):
+    "The mean of booleans in float64, so that 493 of 500 is 0.986 as printed (float32 shows 0.9860000014): a float for numpy input, else a 0-d tensor."
+    m = x.double().mean()
+    return m.item() if as_np else m
+
+def accuracy(preds, # scores (n, c): logits, probabilities or log-probabilities; or predicted class ids (n,)
+             targs, # true class ids (n,)
+            ):
+    "Fraction of `preds` whose argmax is `targs`: a 0-d tensor for torch input, a float for numpy input."
+    return _fraction(_hits(preds, targs, 'accuracy'), not isinstance(preds, torch.Tensor))
 
 def accuracy_np(preds, # scores (n, c) as numpy: probabilities, log-probabilities or logits
                 targs, # true class ids (n,)
@@ -60,8 +67,8 @@ def accuracy_np(preds, # scores (n, c) as numpy: probabilities, log-probabilitie
 def error_rate(preds, # scores (n, c) or class ids (n,)
                targs, # true class ids (n,)
               ):
-    "1 - `accuracy`."
-    return 1 - accuracy(preds, targs)
+    "1 - `accuracy`: the fraction of `preds` whose argmax is not `targs` (counted as such: 7 of 500 is 0.014)."
+    return _fraction(~_hits(preds, targs, 'error_rate'), not isinstance(preds, torch.Tensor))
 
 # %% ../nbs/06_learner.ipynb #a25aaca2
 _events = ('before_fit before_epoch before_train before_batch after_pred after_loss before_backward after_backward '

@@ -55,7 +55,7 @@ def _fraction(x:torch.Tensor, as_np:bool):
 def accuracy(preds, # scores (n, c): logits, probabilities or log-probabilities; or predicted class ids (n,)
              targs, # true class ids (n,)
             ):
-    "Fraction of `preds` whose argmax is `targs`: a 0-d tensor for torch input, a float for numpy input."
+    "Fraction of `preds` whose argmax is `targs`: a 0-d float64 tensor for torch input, a float for numpy input."
     return _fraction(_hits(preds, targs, 'accuracy'), not isinstance(preds, torch.Tensor))
 
 def accuracy_np(preds, # scores (n, c) as numpy: probabilities, log-probabilities or logits

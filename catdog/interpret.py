@@ -191,7 +191,8 @@ def plot_confusion_matrix(cm,                        # (c, c) matrix, rows = act
                           cmap=None,                 # matplotlib colormap (default 'Blues')
                           figsize=None,              # inches; default grows with the number of classes
                           dpi=None,                  # dots per inch; None: matplotlib's
-                          norm_dec=2):               # decimals shown with `normalize`
+                          norm_dec=2,                # decimals shown with `normalize`
+                          plot_txt=True):            # write each cell's value in it
     "Plot a confusion matrix with the value in each cell (fastai 0.7 `plot_confusion_matrix`); returns the Figure."
     cm = np.asarray(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]: raise ValueError(f"`cm` must be a square matrix, got shape {cm.shape}")
@@ -214,7 +215,7 @@ def plot_confusion_matrix(cm,                        # (c, c) matrix, rows = act
     cell_pt = 72 * min(figsize[0] - 2.5, figsize[1] - 2) / max(nc, 1)
     longest = max((len(t) for row in texts for t in row), default=1)
     fs = float(np.clip(cell_pt / (0.62 * longest + 0.4), 5, 14))
-    for i in range(nc):
+    for i in range(nc if plot_txt else 0):
         for j in range(nc):
             r, g, b, _ = cmap(norm(cm[i, j]))
             ax.text(j, i, texts[i][j], ha='center', va='center', fontsize=fs,
@@ -328,7 +329,8 @@ def plot_top_losses(self:ClassificationInterpretation,
                     heatmap=False,     # overlay each image's Grad-CAM map for its actual class
                     heatmap_thresh=16, # no overlay where the body's last activations have fewer cells than this
                     alpha=0.6,         # opacity of the overlay
-                    cmap='magma'):     # colormap of the overlay
+                    cmap='magma',      # colormap of the overlay
+                    return_fig=None):  # fastai v1's: the figure is returned whatever it says (returned, it shows in a notebook)
     "Show the `k` images with the largest losses; titles: prediction/actual/loss/probability of actual."
     if not isinstance(k, int) or k < 1: raise ValueError(f"plot_top_losses: `k` must be a positive int, got {k!r}")
     if heatmap: _check_cam_learner(self.learn)
@@ -384,10 +386,12 @@ def _plot_confusion_matrix(self:ClassificationInterpretation,
                            slice_size=None,          # compute the matrix in slices of this many items
                            figsize=None,             # inches; default grows with the number of classes
                            dpi=None,                 # dots per inch; None: matplotlib's
-                           norm_dec=2):              # decimals shown with `normalize`
+                           norm_dec=2,               # decimals shown with `normalize`
+                           plot_txt=True,            # write each cell's value in it
+                           return_fig=None):         # fastai v1's: the figure is returned whatever it says (returned, it shows in a notebook)
     "Plot the confusion matrix (rows: actual, columns: predicted); returns the Figure."
-    return plot_confusion_matrix(self.confusion_matrix(slice_size=slice_size), self.data.classes,
-                                 normalize=normalize, title=title, cmap=cmap, figsize=figsize, dpi=dpi, norm_dec=norm_dec)
+    return plot_confusion_matrix(self.confusion_matrix(slice_size=slice_size), self.data.classes, normalize=normalize,
+                                 title=title, cmap=cmap, figsize=figsize, dpi=dpi, norm_dec=norm_dec, plot_txt=plot_txt)
 
 # %% ../nbs/08_interpret.ipynb #86b48b35
 @patch

@@ -189,6 +189,7 @@ class Recorder(Callback):
     def plot(self, skip_start:int=10, # points dropped at the start
              skip_end:int=5, # points dropped at the end
              suggestion:bool=True, # mark the suggested learning rates
+             return_fig=None, # fastai v1's: the figure is returned whatever it says (returned, it shows in a notebook)
             ) -> Figure:
         "Smoothed loss against learning rate (log scale), as after `lr_find`; the suggested rates marked."
         lrs, losses = self._curve(skip_start, skip_end)
@@ -204,6 +205,7 @@ class Recorder(Callback):
         return fig
 
     def plot_lr(self, show_moms:bool=False, # also plot the momentum
+                return_fig=None, # fastai v1's: the figure is returned whatever it says (returned, it shows in a notebook)
                ) -> Figure:
         "Learning rate of the last layer group (and momentum) against iteration."
         fig = Figure(figsize=(10 if show_moms else 6, 4)); axs = fig.subplots(1, 2 if show_moms else 1, squeeze=False)[0]
@@ -220,6 +222,7 @@ class Recorder(Callback):
 
     def plot_losses(self, skip_start:int=0, # training batches left out at the start
                     skip_end:int=0, # training batches left out at the end
+                    return_fig=None, # fastai v1's: the figure is returned whatever it says (returned, it shows in a notebook)
                    ) -> Figure:
         "Training loss per batch and validation loss per epoch, against iteration (fastai v1's)."
         its = self._window(skip_start, skip_end, ('skip_start', 'skip_end'))
@@ -240,7 +243,8 @@ class Recorder(Callback):
         ax.set_xlabel('iteration'); ax.set_ylabel('training loss (smoothed)')
         return fig
 
-    def plot_metrics(self) -> Figure:
+    def plot_metrics(self, return_fig=None, # fastai v1's: the figure is returned whatever it says (returned, it shows in a notebook)
+                    ) -> Figure:
         "Each metric at the end of each epoch, against iteration, one plot per metric (fastai v1's `plot_metrics`)."
         names = getattr(self, 'metrics_names', [])[2:]
         if not names: raise ValueError("plot_metrics: no metrics were recorded (create the learner with metrics=[accuracy], "

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import copy, csv, gc, os, re, tempfile, warnings, weakref
 from functools import partial
+from fastcore.basics import patch
 from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
 from pathlib import Path
@@ -262,14 +263,21 @@ class ImageData:
     trn_dl  = property(lambda self: self.train_dl, doc="0.7 name of `train_dl`.")
     val_dl  = property(lambda self: self.valid_dl, doc="0.7 name of `valid_dl`.")
 
+    @property
+    def batch_size(self) -> int:
+        "fastai v1's name of `bs`; setting it makes the loaders anew with the new size."
+        return self.bs
+    @batch_size.setter
+    def batch_size(self, bs): self.bs = _positive_int(bs, 'batch_size'); self._make_loaders()
+
     def dl(self, ds_type:DatasetType=DatasetType.Valid) -> DeviceLoader|None:
-        "The loader for `ds_type` (`Fix`: training set, validation transforms, in order)."
+        "The loader for `ds_type` (or its name; `Fix`: training set, validation transforms, in order)."
         return {DatasetType.Train: self.train_dl, DatasetType.Valid: self.valid_dl,
-                DatasetType.Test: self.test_dl, DatasetType.Fix: self.fix_dl}[ds_type]
+                DatasetType.Test: self.test_dl, DatasetType.Fix: self.fix_dl}[_ds_type(ds_type)]
 
     def one_batch(self, ds_type:DatasetType=DatasetType.Train) -> tuple[torch.Tensor, torch.Tensor]:
-        "The first batch of the `ds_type` loader."
-        dl = self.dl(ds_type)
+        "The first batch of the `ds_type` loader (`ds_type` may be a name, 'train')."
+        dl, ds_type = self.dl(ds_type), _ds_type(ds_type)
         if dl is None or len(dl) == 0: raise ValueError(f"The {ds_type.name} set of {self.path} has no images")
         return next(iter(dl.new(num_workers=0)))
 
@@ -489,6 +497,12 @@ def _test_folder(path:Path, name:str|None) -> list[Path]|None:
     if not test: raise ValueError(f"Test folder {path/name} holds no images")
     return test
 
+def _all_found(fnames:list[Path], who:str=''):
+    "A `FileNotFoundError` naming the first few of `fnames` that are no files (`who`: the caller, to start the message)."
+    if missing := [f for f in fnames if not f.is_file()]:
+        raise FileNotFoundError(f"{who}{len(missing)} of the {len(fnames)} image files not found: "
+                                + ', '.join(map(str, missing[:5])) + (' ...' if len(missing) > 5 else ''))
+
 def _split_at(fnames, y, classes, val_idxs):
     "Training `(files, labels, classes)` and validation `(files, labels)`: the items at `val_idxs` validate."
     is_val = np.zeros(len(y), bool); is_val[val_idxs] = True
@@ -630,9 +644,7 @@ class ImageDataBunch(ImageData):
         path, fnames, labels = Path(path), [Path(f) for f in fnames], [str(l) for l in labels]
         if len(fnames) != len(labels): raise ValueError(f"{len(fnames)} files but {len(labels)} labels: give one label per file")
         if not fnames: raise ValueError("no image files given")
-        if missing := [f for f in fnames if not f.is_file()]:
-            raise FileNotFoundError(f"{len(missing)} of the {len(fnames)} image files not found: "
-                                    + ', '.join(map(str, missing[:5])) + (' ...' if len(missing) > 5 else ''))
+        _all_found(fnames)
         classes = sorted(set(labels)) if classes is None else [str(c) for c in classes]
         idx = {c: i for i, c in enumerate(classes)}
         if unknown := [(l, f) for l, f in zip(labels, fnames) if l not in idx]:
@@ -727,3 +739,24 @@ def _v1_tfms(ds_tfms, size):
                         + ("; a (trn_tfms, val_tfms) pair from tfms_from_model goes to ImageClassifierData.from_paths(path, tfms=...)" if zero7 else ""))
     trn, val = ds_tfms if ds_tfms is not None else (None, None)
     return ImageTransforms.from_list(trn, size, train=True), ImageTransforms.from_list(val, size, train=False)
+
+# %% ../nbs/03_data.ipynb #6284dee7
+@patch
+def add_test(self:ImageData, items, # image files, or a folder of them (sub-folders searched too)
+             label=None, # a class name for every test item, as fastai v1 took it; None: unlabelled (label 0, as a test folder's)
+            ) -> None:
+    "fastai v1's `add_test`: `items` become the test set (replacing any), seen as validation photos are."
+    if isinstance(items, (str, os.PathLike)):
+        fnames = get_image_files(items)  # a missing folder: FileNotFoundError naming it
+        if not fnames: raise ValueError(f"add_test: the folder {items} holds no images")
+    else:
+        if isinstance(items, (bytes, Image.Image, np.ndarray, torch.Tensor)) or not hasattr(items, '__iter__'):
+            raise TypeError(f"add_test: items must be image files or a folder of them, got {type(items).__name__}")
+        fnames = [Path(f) for f in items]
+        if not fnames: raise ValueError("add_test: no image files given")
+        _all_found(fnames, 'add_test: ')
+    if label is not None and str(label) not in self.classes:
+        raise ValueError(f"add_test: label {label!r} is not one of the classes {self.classes}")
+    y = np.full(len(fnames), 0 if label is None else self.classes.index(str(label)), np.int64)
+    self.test_ds = ImageDataset(fnames, y, self.classes, self.val_tfms, self.norm)
+    self.test_dl = self._loader(self.test_ds)

@@ -5,7 +5,7 @@
 # %% ../nbs/07_vision_learner.ipynb #e01b6efc
 from __future__ import annotations
 import hashlib, os, warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +149,20 @@ def predict(self:VisionLearner, item, # a file, a PIL image, a uint8 CHW tensor 
     probs = _predict_batch(self, xb)[0]
     idx = int(probs.argmax())
     return self.data.classes[idx], idx, probs
+
+# %% ../nbs/07_vision_learner.ipynb #dba3b1cf
+@patch
+def pred_batch(self:VisionLearner, ds_type=DatasetType.Valid, # the set whose first batch is predicted (or its name)
+               batch=None, # an `(x, y)` batch to predict instead: x as the loaders make it (normalised), or uint8 pixels
+               reconstruct:bool=False, # the predicted class names instead of the probabilities
+              ):
+    "fastai v1's `pred_batch`: the probabilities (bs, c) of one batch, as `get_preds` gives them; or the class names."
+    with (self._images() if hasattr(self, '_images') else nullcontext()):  # a precomputing ConvLearner: its photos
+        if batch is None: xb = self.data.one_batch(ds_type)[0]
+        elif isinstance(batch, (tuple, list)) and len(batch) == 2: xb = self.data.one_item(batch[0])
+        else: raise TypeError(f"pred_batch: batch must be an (x, y) pair, as data.one_batch() gives, got {type(batch).__name__}")
+        probs = _predict_batch(self, xb)
+    return [self.data.classes[i] for i in probs.argmax(1).tolist()] if reconstruct else probs
 
 # %% ../nbs/07_vision_learner.ipynb #416cb59b
 class _Versions:
@@ -322,6 +336,7 @@ class ActivationData:
                                  if k in acts else None)
         self.train_dl, self.valid_dl, self.test_dl = mk('train', True), mk('valid', False), mk('test', False)
         self.fix_dl = mk('train', False)
+        self._test_src = data.test_ds  # the test set the activations are of (`data.add_test` may replace it)
     c = property(lambda self: len(self.classes))
     # the photos behind the activations, in the same order: what plots of predictions show (`plot_top_losses`)
     train_ds = property(lambda self: self.data.train_ds)
@@ -329,6 +344,9 @@ class ActivationData:
     test_ds = property(lambda self: self.data.test_ds)
     def dl(self, ds_type=DatasetType.Valid):
         "The loader of `ds_type`."
+        if ds_type == DatasetType.Test and self.data.test_ds is not self._test_src:
+            raise ValueError("the data's test set was replaced (data.add_test) after the body's activations were computed: set "
+                             "learn.precompute = False to predict on its photos, then True again to compute their activations")
         return {DatasetType.Train: self.train_dl, DatasetType.Valid: self.valid_dl,
                 DatasetType.Test: self.test_dl, DatasetType.Fix: self.fix_dl}[ds_type]
 

@@ -315,7 +315,8 @@ def get_parser() -> argparse.ArgumentParser:
     e.add_argument('data', metavar='DATA', help="folder with one sub-folder of images per class")
     e.add_argument('--valid-pct', type=_fraction, metavar='P', help="score only the random fraction P of each class that "
                    "`catdog train DATA --valid-pct P` validated on (the same images), of DATA/train or of DATA's own class folders")
-    e.add_argument('--tta', action='store_true', help="test-time augmentation")
+    e.add_argument('--tta', action='store_true', help="test-time augmentation, fastai v1's: the plain prediction blended with 8 views "
+                   "(each corner at zoom 1.35, unflipped and flipped)")
     e.add_argument('--skip-bad', action='store_true', help="leave out unreadable images (with a warning) instead of failing")
     e.set_defaults(func=eval_cmd)
 

@@ -227,13 +227,16 @@ def _drawn(t, x:torch.Tensor, d) -> torch.Tensor:
     if isinstance(t, RandomLighting): return t._apply(x, d)
     return x.flip(-1)  # RandomFlip, as torchvision flips a tensor
 
-def _crop_first(x:torch.Tensor, tfms:list, sz:int, random:bool) -> torch.Tensor:
+def _crop_first(x:torch.Tensor, tfms:list, sz:int, random:bool,
+                at:tuple|None=None, # `(row, col)` in [0, 1]: the crop's place, fixed (0: top or left edge; 1: bottom or right)
+               ) -> torch.Tensor:
     """`v2.Compose(tfms + [crop])(x)` with the work done on the `sz x sz` crop: the same draws in the same order
     (the crop's last, as `v2.RandomCrop` makes them), the box taken back through the flips after the last warp, and
     that warp sending its pixels straight into the box. Lighting after the crop takes the crop's mean for its contrast."""
     h, w = x.shape[-2:]
     draws = [t._draw(h, w) for t in tfms]  # warps and flips keep the size, so every draw sees `h x w`
-    top, left = ((int(torch.randint(0, n - sz + 1, ())) if random and n > sz else int(round((n - sz)/2.0))) for n in (h, w))
+    if at is not None: top, left = (round((n - sz)*f) for n, f in zip((h, w), at))
+    else: top, left = ((int(torch.randint(0, n - sz + 1, ())) if random and n > sz else int(round((n - sz)/2.0))) for n in (h, w))
     k = max([i for i, (t, d) in enumerate(zip(tfms, draws)) if isinstance(t, _RandomWarp) and d is not None], default=-1)
     for t, d in zip(tfms[:max(k, 0)], draws): x = _drawn(t, x, d)  # before the last warp: on the whole picture
     if sum(bool(d) for t, d in zip(tfms[k+1:], draws[k+1:]) if isinstance(t, RandomFlip)) % 2: left = w - left - sz

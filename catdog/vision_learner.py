@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_vision_learner.ipynb #e01b6efc
 from __future__ import annotations
-import hashlib, os, warnings
+import hashlib, math, os, warnings
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -17,15 +17,18 @@ from fastcore.basics import patch, listify
 from .core import defaults, atomic_save, writable_dir, safe_load, _count
 from .data import DatasetType, ImageDataBunch, ImageDataset, _dl_kwargs, _ds_type
 from .images import load_image, get_image_files, ImageLoadError
-from .transforms import ImageTransforms, transforms_side_on, _AUG_ARGS
+from torchvision.transforms import v2
+
+from .transforms import (ImageTransforms, transforms_side_on, _AUG_ARGS, RandomFlip, RandomDihedral, _crop_first, _CROP_FIRST,
+                               _check_number)
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
 from .learner import Learner, Callback, SGD, accuracy, _metric_list, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT, _draws_bars, _same_classes, _user_stacklevel
 from .schedulers import sgdr_cycle_lens, _SGDR_OPTIONS
 from .hooks import PrettyString
 
 # %% auto #0
-__all__ = ['cnn_learner', 'VisionLearner', 'create_cnn', 'load_learner', 'TensorLoader', 'ActivationData', 'compute_activations',
-           'ConvLearner']
+__all__ = ['cnn_learner', 'VisionLearner', 'create_cnn', 'tta_views', 'load_learner', 'TensorLoader', 'ActivationData',
+           'compute_activations', 'ConvLearner']
 
 # %% ../nbs/07_vision_learner.ipynb #e72aae83
 def _match_norm(data, stats):
@@ -181,31 +184,59 @@ class _Versions:
         if min(im.shape[-2:]) >= 2*tfms.short_side: im = load_image(fn, tfms.short_side)
         return tfms(im), int(self.ds.y[i])
 
-def _tta_probs(learn, ds_type=DatasetType.Valid, n_aug:int=4) -> tuple:
-    "Plain probabilities, the `n_aug` augmented ones stacked, and the targets."
-    n_aug, data = _count(n_aug, 'n_aug'), learn.data
+class _TTAView:
+    "One of fastai v1's TTA views: training pipeline `tfms` zoomed by `scale`, cropped at corner `(row, col)`, flipped or not; its other augmentations (rotation, warp, lighting, a user's own) drawn at random."
+    def __init__(self, tfms:ImageTransforms, scale:float, row:int, col:int, flip:bool):
+        self.tfms, self.sz, self.at = tfms, tfms.sz, (row, col)
+        self.short_side = math.ceil(tfms.sz*scale)
+        self.aug = [t for t in tfms.aug_tfms if not isinstance(t, (RandomFlip, RandomDihedral))] + ([RandomFlip(1.)] if flip else [])
+        self._fast = all(type(t) in _CROP_FIRST for t in self.aug)  # done on the crop alone, as the pipelines do
+    def __call__(self, im:torch.Tensor) -> torch.Tensor:
+        x = self.tfms.resize(im, self.short_side)
+        if self._fast: return _crop_first(x, self.aug, self.sz, False, at=self.at)
+        x = v2.Compose(self.aug)(x)
+        top, left = (round((n - self.sz)*f) for n, f in zip(x.shape[-2:], self.at))
+        return x[..., top:top + self.sz, left:left + self.sz]
+    def __repr__(self): return f'_TTAView(sz={self.sz}, short_side={self.short_side}, at={self.at}, aug={self.aug})'
+
+def tta_views(tfms:ImageTransforms, # the training pipeline
+              scale:float=1.35, # zoom of every view
+             ) -> list:
+    "fastai v1's 8 TTA views of `tfms`: each corner (view `i`: bottom if `i & 1`, right if `i & 2`) at zoom `scale`, unflipped, then flipped (`i & 4`)."
+    _check_number(scale, 'TTA: scale')
+    if not scale >= 1: raise ValueError(f"TTA: scale, the zoom of each view, must be at least 1 (1: no zoom), got {scale!r}")
+    return [_TTAView(tfms, scale, i & 1, (i >> 1) & 1, bool(i & 4)) for i in range(8)]
+
+def _tta_probs(learn, ds_type=DatasetType.Valid, n_aug:int=4, scale:float|None=None) -> tuple:
+    "Plain probabilities, the augmented ones stacked, and the targets: `n_aug` passes of the training pipeline, or with `scale` fastai v1's 8 views."
+    data = learn.data
+    views = tta_views(data.trn_tfms, scale) if scale is not None else [data.trn_tfms]*_count(n_aug, 'n_aug')
     try: ds_type = _ds_type(ds_type); plain_dl = learn._dl_for(ds_type)  # a DatasetType or its name, as get_preds takes
     except ValueError as e: raise ValueError(f"TTA: {e}") from None
     if _n_items(plain_dl) == 0: raise ValueError(f"TTA: the {ds_type.name.lower()} set holds no images{_EMPTY_HINT}")
-    if not n_aug:
+    if not views:
         probs, y = learn.get_preds(dl=plain_dl)
         return probs, probs[None], y
-    ds = plain_dl.dataset
+    ds, m = plain_dl.dataset, 1 + len(views)
     # one pass of one loader: its workers fork now, before reuse_heap lets the heap grow
-    dl = plain_dl.new(ds=_Versions(ds, [ds.tfms] + [data.trn_tfms]*n_aug), shuffle=False).start()
+    dl = plain_dl.new(ds=_Versions(ds, [ds.tfms] + views), shuffle=False).start()
     with learn.reuse_heap(): probs, y = learn.get_preds(dl=dl)
-    probs, y = probs.view(len(ds), 1 + n_aug, -1), y.view(len(ds), 1 + n_aug)[:, 0]
+    probs, y = probs.view(len(ds), m, -1), y.view(len(ds), m)[:, 0]
     return probs[:, 0], probs[:, 1:].transpose(0, 1), y
 
 @patch
-def TTA(self:VisionLearner, beta:float=0.4, # weight of the plain prediction in the blend
+def TTA(self:VisionLearner, beta:float|None=0.4, # weight of the plain prediction in the blend; None: no blend
+            scale:float=1.35, # zoom of the 8 augmented views
             ds_type=DatasetType.Valid, # which set
-            n_aug:int=4, # augmented passes
             with_loss:bool=False, # also return each item's loss: minus the log of its blended probability of the target
            ) -> tuple:
-    "fastai v1 TTA: `(beta*plain + (1-beta)*mean(augmented) probabilities, targets[, losses])`."
-    if not 0 <= beta <= 1: raise ValueError(f"TTA: beta, the weight of the plain prediction, must be in [0, 1], got {beta}")
-    probs, augs, y = _tta_probs(self, ds_type, n_aug)
+    "fastai v1 TTA: `(beta*plain + (1-beta)*mean of 8 views, targets[, losses])` as probabilities; `beta=None`: `(plain, mean of the views, targets)`."
+    if beta is not None and not 0 <= beta <= 1:
+        raise ValueError(f"TTA: beta, the weight of the plain prediction, must be in [0, 1] (or None), got {beta}")
+    probs, augs, y = _tta_probs(self, ds_type, scale=scale)
+    if beta is None:
+        if with_loss: raise ValueError("TTA: with_loss needs a blend (a beta from 0 to 1): with beta=None there are two predictions")
+        return probs, augs.mean(0), y
     probs = beta*probs + (1-beta)*augs.mean(0)
     if not with_loss: return probs, y
     return probs, y, -probs.gather(1, y[:, None])[:, 0].clamp_min(torch.finfo(probs.dtype).tiny).log()

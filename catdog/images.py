@@ -18,8 +18,8 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from .core import num_cpus, _positive_int
 
 # %% auto #0
-__all__ = ['IMG_EXTS', 'get_image_files', 'ImageLoadError', 'to_rgb', 'open_image', 'load_image', 'find_bad_images',
-           'verify_images']
+__all__ = ['IMG_EXTS', 'get_image_files', 'ImageLoadError', 'to_rgb', 'InlineImage', 'open_image', 'load_image',
+           'find_bad_images', 'verify_images']
 
 # %% ../nbs/01_images.ipynb #3a4e5c1f
 IMG_EXTS = frozenset({'.jpg', '.jpeg', '.png', '.gif', '.webp', '.bmp', '.tif', '.tiff'})
@@ -94,12 +94,34 @@ def _decode(im:Image.Image, sz:int|None) -> Image.Image:
     ImageOps.exif_transpose(im, in_place=True)
     return to_rgb(im)
 
+class InlineImage(Image.Image):
+    "What `open_image` gives: a PIL image whose `show` draws it with matplotlib, inline in a notebook, as fastai v1's `Image.show` did (PIL's own opens an external viewer)."
+    def show(self, ax=None, # axes to draw on; None: a new figure
+             figsize=(3, 3), # size of the new figure, in inches
+             title:str|None=None, # the axes' title
+             hide_axis:bool=True, # without ticks and frame
+             cmap=None, # colormap (for one-channel pictures)
+             **kwargs, # more arguments to matplotlib's `imshow`
+            ):
+        "Draw the picture with matplotlib: returns the new figure, or None when drawn on `ax` (its own figure shows it)."
+        import matplotlib.pyplot as plt
+        from catdog.interpret import _finish  # a figure released from pyplot unless a GUI backend will show it
+        fig = None
+        if ax is None: fig, ax = plt.subplots(figsize=figsize)
+        ax.imshow(np.asarray(self), cmap=cmap, **kwargs)
+        if hide_axis: ax.axis('off')
+        if title is not None: ax.set_title(title)
+        return None if fig is None else _finish(fig)
+
 def open_image(fn, # image file
                sz:int|None=None, # short side the caller needs: JPEGs of at least 2x this decode in draft mode
-              ) -> Image.Image:
-    "Open `fn` fully decoded as an upright (EXIF orientation applied) `RGB` PIL image."
+              ) -> InlineImage:
+    "Open `fn` fully decoded as an upright (EXIF orientation applied) `RGB` PIL image (whose `show` draws inline)."
     fn = Path(fn)
-    with _naming_file(fn), Image.open(fn) as im: return _decode(im, sz)
+    with _naming_file(fn), Image.open(fn) as im: res = _decode(im, sz)
+    res = res._new(res.im)  # a plain PIL image on the same pixels (no copy), which can take our class
+    res.__class__ = InlineImage
+    return res
 
 # %% ../nbs/01_images.ipynb #6906716a
 def load_image(fn, # image file

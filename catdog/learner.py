@@ -265,13 +265,18 @@ class Recorder(Callback):
 
 # %% ../nbs/06_learner.ipynb #822657fe
 class ParamScheduler(Callback):
-    "Set hyper-parameters before each training batch from `scheds`: `{name: f(pos)}`, `pos` in [0,1] over the fit."
+    "Set hyper-parameters before each training batch from `scheds`: `{name: f(pos)}`, `pos` in [0,1] over the fit (or over `tot_epochs`, from `start_epoch`)."
     order = 1
-    def __init__(self, scheds:dict): self.scheds = scheds # e.g. `one_cycle_sched(1e-2)`
-    def before_fit(self): self.total = self.learn.n_epoch * len(self.learn.data.train_dl)
+    def __init__(self, scheds:dict, # e.g. `one_cycle_sched(1e-2)`
+                 tot_epochs:int|None=None, # epochs the schedules span; None: the fit's, plus `start_epoch`
+                 start_epoch:int=0, # epochs of the schedules done before this fit (a run resumed)
+                ): self.scheds, self.tot_epochs, self.start_epoch = scheds, tot_epochs, start_epoch
+    def before_fit(self):
+        nb = len(self.learn.data.train_dl)
+        self.total, self.done = (self.tot_epochs or self.learn.n_epoch + self.start_epoch) * nb, self.start_epoch * nb
     def before_batch(self):
         if not self.learn.training: return
-        pos = min(self.learn.train_iter / self.total, 1.)  # batch i of n at i/n: cycle boundaries fall on batches
+        pos = min((self.done + self.learn.train_iter) / self.total, 1.)  # batch i of n at i/n: cycle boundaries fall on batches
         for k, f in self.scheds.items(): self.learn.set_hyper(k, f(pos))
 
 class LRFinder(ParamScheduler):
@@ -280,7 +285,7 @@ class LRFinder(ParamScheduler):
     def __init__(self, start_lr, end_lr, num_it:int=100, stop_div:bool=True):
         super().__init__({'lr': partial(sched_exp, start_lr, end_lr)})
         self.num_it, self.stop_div = num_it, stop_div
-    def before_fit(self): self.total, self.best, self.diverged = max(self.num_it - 1, 1), math.inf, None
+    def before_fit(self): self.total, self.done, self.best, self.diverged = max(self.num_it - 1, 1), 0, math.inf, None
     def before_validate(self):
         if self.learn.fitting: raise CancelValidException()
     def after_batch(self):
@@ -891,11 +896,18 @@ def fit_one_cycle(self:Learner, cyc_len:int, # number of epochs
                   final_div:float|None=None, # end at `max_lr/final_div`; None: `div_factor*1e4`
                   wd=None, # weight decay; None: `self.wd`
                   callbacks=None, # callbacks for this fit only
+                  tot_epochs:int|None=None, # epochs the cycle spans; None: `cyc_len`
+                  start_epoch:int|None=None, # resume the cycle here: run its epochs from `start_epoch` to `cyc_len`
                  ):
-    "Fit with the one-cycle policy (fastai v1)."
+    "Fit with the one-cycle policy (fastai v1); with `start_epoch`, the rest of a cycle begun before."
     cyc_len, max_lr = _count(cyc_len, 'cyc_len', 1), self.lr_range(max_lr)  # a cycle of no epochs has no shape
+    start = 0 if start_epoch is None else _count(start_epoch, 'start_epoch')
+    tot = cyc_len if tot_epochs is None else _count(tot_epochs, 'tot_epochs', 1)
+    if start >= min(cyc_len, tot):
+        raise ValueError(f"fit_one_cycle: start_epoch={start} leaves none of the cycle to run (it has {min(cyc_len, tot)} epochs)")
     scheds = one_cycle_sched(max_lr, moms, div_factor, pct_start, final_div)
-    self.fit_loop(cyc_len, max_lr, wd=wd, callbacks=[ParamScheduler(scheds)] + listify(callbacks))
+    sched = ParamScheduler(scheds, tot_epochs=tot, start_epoch=start)
+    self.fit_loop(cyc_len - start, max_lr, wd=wd, callbacks=[sched] + listify(callbacks))
 
 @patch
 def fit_sgdr(self:Learner, lrs, # max learning rate: float, slice, or one per layer group

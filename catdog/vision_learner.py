@@ -13,12 +13,11 @@ import torch
 from torch import nn
 from fastprogress.fastprogress import progress_bar
 from fastcore.basics import patch, listify
+from torchvision.transforms import v2
 
 from .core import defaults, atomic_save, writable_dir, safe_load, _count
 from .data import DatasetType, ImageDataBunch, ImageDataset, _dl_kwargs, _ds_type
 from .images import load_image, get_image_files, ImageLoadError
-from torchvision.transforms import v2
-
 from .transforms import (ImageTransforms, transforms_side_on, _AUG_ARGS, RandomFlip, RandomDihedral, _crop_first, _CROP_FIRST,
                                _check_number)
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
@@ -374,7 +373,8 @@ class ActivationData:
     valid_ds = property(lambda self: self.data.valid_ds)
     test_ds = property(lambda self: self.data.test_ds)
     def dl(self, ds_type=DatasetType.Valid):
-        "The loader of `ds_type`."
+        "The loader of `ds_type` (or its name)."
+        ds_type = _ds_type(ds_type)
         if ds_type == DatasetType.Test and self.data.test_ds is not self._test_src:
             raise ValueError("the data's test set was replaced (data.add_test) after the body's activations were computed: set "
                              "learn.precompute = False to predict on its photos, then True again to compute their activations")

@@ -141,6 +141,7 @@ class DeviceLoader:
         self._dl, self._dl_workers, self._dl_tfms = None, None, (None, None)
         self._pending, self._started = None, None  # an iteration begun by `start`; the torch loader whose workers run
 
+    batch_size = property(lambda self: self.bs, doc="PyTorch's and fastai v1's name of `bs`.")
     def __len__(self):
         n = len(self.dataset)
         return n//self.bs if self.drop_last else -(-n//self.bs)

@@ -1065,6 +1065,7 @@ def _model_file(self:Learner, name) -> Path:
 @patch
 def save(self:Learner, name:str, # file name, without `.pth`
          with_opt:bool=True, # also save the optimiser state
+         return_path=None, # fastai v1's: the file is returned whatever it says
         ) -> Path:
     "Save model (and optimiser) state to `path/model_dir/name.pth`; returns the file."
     state = {'model': self.model.state_dict()}

@@ -243,12 +243,20 @@ def TTA(self:VisionLearner, beta:float|None=0.4, # weight of the plain predictio
 # %% ../nbs/07_vision_learner.ipynb #05a616a5
 _EXPORT_FORMAT = 'catdog-export'
 
+def _v1_file(caller:str, fname, file, default):
+    "`fname`, or fastai v1's later name for it, `file` (not both)."
+    if file is None: return fname
+    if fname not in (None, default): raise TypeError(f"{caller}: give fname or file (the same argument, as fastai v1 named it first and later), not both")
+    return file
+
+
 @patch
 def export(self:VisionLearner, fname='export.pth', # file name (relative: under `learn.path`)
+              file=None, # later fastai v1's name of `fname`
               ) -> Path:
     "Write weights, arch, classes, transforms and normalisation to one file (atomically)."
     if self.arch is None: raise ValueError("export needs the learner's arch (create it with create_cnn)")
-    fname = Path(fname)
+    fname = Path(_v1_file('export', fname, file, 'export.pth'))
     if not fname.is_absolute(): fname = self.path/fname
     norm, trn, val = self.data.norm, getattr(self.data, 'trn_tfms', None), getattr(self.data, 'val_tfms', None)
     if trn is not None and (other := [type(t).__name__ for t in trn.aug_tfms if type(t) not in _AUG_ARGS]):
@@ -295,6 +303,7 @@ def _inference_data(path:Path, state:dict, test=None) -> ImageDataBunch:
 def load_learner(path, # a file written by `learn.export`, or (as fastai v1) the folder it was written to
                  fname=None, # the file's name in the folder `path`; None: `path` itself where it is a file, else `export.pth`
                  *,
+                 file=None, # later fastai v1's name of `fname`
                  test=None, # images to predict on, as the data's test set: a folder (searched recursively), a file, or a list of files
                  custom_head:nn.Module|None=None, # the head, where the model was exported with a custom one
                  cut=None, # the cut function, where the model was exported with a callable cut
@@ -303,7 +312,7 @@ def load_learner(path, # a file written by `learn.export`, or (as fastai v1) the
                  **kwargs, # passed to the learner
                 ) -> VisionLearner:
     "An inference learner from an exported file (no training data needed)."
-    path = Path(path)
+    path, fname = Path(path), _v1_file('load_learner', fname, file, None)
     fname = path/fname if fname is not None else path/'export.pth' if path.is_dir() else path
     if not fname.is_file():
         near = sorted(p.name for p in fname.parent.glob('*.pth')) if fname.parent.is_dir() else []
@@ -347,6 +356,7 @@ class TensorLoader:
         self.x, self.y, self.bs, self.shuffle, self.drop_last = x, y, bs, shuffle, drop_last
         self.device = defaults.get_device(device)
         self.dataset = self
+    batch_size = property(lambda self: self.bs, doc="PyTorch's and fastai v1's name of `bs`.")
     def __len__(self): return len(self.x)//self.bs if self.drop_last else -(-len(self.x)//self.bs)
     def __iter__(self):
         idx = torch.randperm(len(self.x)) if self.shuffle else torch.arange(len(self.x))
@@ -662,7 +672,7 @@ class ConvLearner(VisionLearner):
         mean = torch.cat([probs[None], augs]).mean(0) if n_aug else probs
         return mean.clamp_min(1e-12).log().numpy(), y.numpy()
 
-    def save(self, name:str, with_opt:bool=True):
+    def save(self, name:str, with_opt:bool=True, return_path=None):
         "Save the full model (also in precompute mode) under `path/models/name.pth`."
         with self._images(): return super().save(name, with_opt=with_opt and not self.precompute)
 
@@ -673,9 +683,9 @@ class ConvLearner(VisionLearner):
             self.precompute = False; self.precompute = True
         return self
 
-    def export(self, fname='export.pth'):
+    def export(self, fname='export.pth', file=None):
         "`VisionLearner.export` of the full model."
-        with self._images(): return super().export(fname)
+        with self._images(): return super().export(fname, file=file)
 
     def summary(self) -> PrettyString:
         "`Learner.summary` of the full model, also in precompute mode (where the head alone trains, on activations)."

@@ -302,7 +302,8 @@ def get_parser() -> argparse.ArgumentParser:
     t.add_argument('--epochs', type=_nonneg_int, default=3, help="augmented head epochs after the precomputed one (default 3)")
     t.add_argument('--lr', type=_pos_float, default=1e-2, help="learning rate of the head (default 0.01)")
     t.add_argument('--unfreeze-epochs', type=_nonneg_int, default=0, help="epochs of the whole network (default 0)")
-    t.add_argument('--tta', action='store_true', help="report the accuracy with test-time augmentation")
+    t.add_argument('--tta', action='store_true', help="report the accuracy with test-time augmentation, the lesson's (fastai 0.7's): "
+                   "the mean of the plain photo and 4 augmented versions")
     t.add_argument('--skip-bad', action='store_true', help="leave out unreadable images (with a warning) instead of failing")
     t.add_argument('--seed', type=_nonneg_int, help="seed the random draws (the head's first weights, shuffling, augmentation) to repeat a run")
     t.add_argument('--out', required=True, metavar='MODEL', help="file to write the exported model to")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_vision_learner.ipynb #e01b6efc
 from __future__ import annotations
-import hashlib, math, os, warnings
+import hashlib, inspect, math, os, warnings
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -312,6 +312,10 @@ def load_learner(path, # a file written by `learn.export`, or (as fastai v1) the
                  **kwargs, # passed to the learner
                 ) -> VisionLearner:
     "An inference learner from an exported file (no training data needed)."
+    ok = sorted((set(inspect.signature(Learner.__init__).parameters) | {'metrics', 'bn_eval'}) - {'self', 'data', 'model'})
+    if bad := [k for k in kwargs if k not in ok]:  # else Python's words would blame create_cnn or the Learner for what was passed here
+        raise TypeError(f"load_learner: unexpected argument {bad[0]!r} (it takes path, fname or file, test, custom_head, cut, split_on, "
+                        f"device, and the learner's: {', '.join(ok)})")
     path, fname = Path(path), _v1_file('load_learner', fname, file, None)
     fname = path/fname if fname is not None else path/'export.pth' if path.is_dir() else path
     if not fname.is_file():

@@ -136,6 +136,14 @@ def _positive_int(v, what:str, hint:str='') -> int:
     if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1: raise ValueError(f"{what} must be a positive int{hint}, got {v!r}")
     return int(v)
 
+# %% ../nbs/00_core.ipynb #d3569812
+def _finish(fig):
+    "Release `fig` from pyplot unless a GUI backend will show it, then return it."
+    if getattr(fig.canvas, 'required_interactive_framework', None) is None:
+        import matplotlib.pyplot as plt  # here, not at the top: importing catdog.core stays light
+        plt.close(fig)
+    return fig
+
 # %% ../nbs/00_core.ipynb #24cbaf7e
 @contextmanager
 def _eval_mode(*ms:torch.nn.Module):

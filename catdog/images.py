@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from .core import num_cpus, _positive_int
+from .core import num_cpus, _positive_int, _finish
 
 # %% auto #0
 __all__ = ['IMG_EXTS', 'get_image_files', 'ImageLoadError', 'to_rgb', 'InlineImage', 'open_image', 'load_image',
@@ -105,7 +105,6 @@ class InlineImage(Image.Image):
             ):
         "Draw the picture with matplotlib: returns the new figure, or None when drawn on `ax` (its own figure shows it)."
         import matplotlib.pyplot as plt
-        from catdog.interpret import _finish  # a figure released from pyplot unless a GUI backend will show it
         fig = None
         if ax is None: fig, ax = plt.subplots(figsize=figsize)
         ax.imshow(np.asarray(self), cmap=cmap, **kwargs)

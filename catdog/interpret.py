@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 from matplotlib import colors as mcolors
 from fastcore.basics import patch
 
-from .core import _eval_mode, _positive_int
+from .core import _eval_mode, _positive_int, _finish
 from .data import DatasetType, ImageData, _ds_type
 from .learner import Learner
 from .vision_learner import VisionLearner, _predict_batch
@@ -25,11 +25,6 @@ __all__ = ['plots', 'rand_by_correct', 'most_by_correct', 'most_uncertain', 'plo
            'ClassificationInterpretation', 'gradcam']
 
 # %% ../nbs/08_interpret.ipynb #da278c45
-def _finish(fig):
-    "Release `fig` from pyplot unless a GUI backend will show it, then return it."
-    if getattr(fig.canvas, 'required_interactive_framework', None) is None: plt.close(fig)
-    return fig
-
 def _to_hwc(im, i=0):
     "One image as a float HWC (or HW) array in [0,1], ready for `imshow`."
     if isinstance(im, torch.Tensor): im = im.detach().float().cpu().numpy()

@@ -304,7 +304,8 @@ class ImageData:
             raise ValueError(f"expected images with 3 channels (RGB), a batch as NCHW; got shape {tuple(x.shape)}{hint}")
         dl = self.valid_dl
         if x.dtype == torch.uint8: return dl.to_device(x, torch.zeros(len(x)))[0]
-        if x.is_floating_point() and x.numel() and x.min() >= 0 and x.max() <= 1: warnings.warn(
+        # data without normalisation: its items are pixels in [0,1], so such a tensor is one; with it, probably a slip
+        if self.norm is not None and x.is_floating_point() and x.numel() and x.min() >= 0 and x.max() <= 1: warnings.warn(
             "a float image tensor is taken as a normalised item of a dataset (as `data.valid_ds[i][0]` gives), but this one holds "
             "values in [0, 1] only, as pixels before normalisation do (torchvision's ToTensor()). Pass the file, a PIL image or "
             "uint8 pixels ((x*255).round().byte()) to have it resized, cropped and normalised as a validation photo", stacklevel=3)

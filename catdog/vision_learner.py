@@ -440,7 +440,9 @@ def _cached_activations(learn, n_pre:int) -> dict:
     if f.exists():
         try: return {k: tuple(v) for k, v in safe_load(f).items()}
         except Exception: warnings.warn(f"ignoring the unreadable activation cache {f}; computing it again")
-    acts = compute_activations(learn, n_pre)
+    # the loaders draw their seeds from torch's generator: computed or read, the activations leave it as it was,
+    # so a seeded run shuffles (and augments) alike whether or not the cache was there
+    with torch.random.fork_rng(devices=[]): acts = compute_activations(learn, n_pre)
     atomic_save(acts, f)
     return acts
 

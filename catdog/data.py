@@ -6,7 +6,6 @@
 from __future__ import annotations
 import copy, csv, gc, os, re, tempfile, warnings, weakref
 from functools import partial
-from fastcore.basics import patch
 from concurrent.futures import ThreadPoolExecutor
 from enum import Enum
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
+from fastcore.basics import patch
 
 from .core import _positive_int, defaults, num_cpus, writable_dir
 from .images import IMG_EXTS, get_image_files, open_image, find_bad_images, ImageLoadError

@@ -5,7 +5,6 @@
 # %% ../nbs/08_interpret.ipynb #0f398001
 from __future__ import annotations
 import math
-from contextlib import nullcontext
 from numbers import Number
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from fastcore.basics import patch
 from .core import _eval_mode, _positive_int, _finish
 from .data import DatasetType, ImageData, _ds_type
 from .learner import Learner
-from .vision_learner import VisionLearner, _predict_batch
+from .vision_learner import VisionLearner, _predict_batch, _on_images
 
 # %% auto #0
 __all__ = ['plots', 'rand_by_correct', 'most_by_correct', 'most_uncertain', 'plot_confusion_matrix',
@@ -78,10 +77,6 @@ def _dataset(data, ds_type):
     if ds is None: raise ValueError(f"the data has no {t.name.lower()} set (ds_type={ds_type!r})" if isinstance(ds_type, str)
                                     else f"the data has no {t.name.lower()} set (ds_type={ds_type})")
     return ds
-
-def _on_images(learn):
-    "A context in which `learn` works on images: a precomputing `ConvLearner` swaps in its image data and full model; any other learner already does."
-    return learn._images() if hasattr(learn, '_images') else nullcontext()
 
 def _grid_set(data, ds_type, rows, caller:str):
     "The `ds_type` set of `data`, its `DatasetType`, and how many of its pictures a `rows` x `rows` grid shows; errors name `caller`."

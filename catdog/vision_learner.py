@@ -153,13 +153,17 @@ def predict(self:VisionLearner, item, # a file, a PIL image, a uint8 CHW tensor 
     return self.data.classes[idx], idx, probs
 
 # %% ../nbs/07_vision_learner.ipynb #dba3b1cf
+def _on_images(learn):
+    "A context in which `learn` works on images: a precomputing `ConvLearner` swaps in its image data and full model; any other learner already does."
+    return learn._images() if hasattr(learn, '_images') else nullcontext()
+
 @patch
 def pred_batch(self:VisionLearner, ds_type=DatasetType.Valid, # the set whose first batch is predicted (or its name)
                batch=None, # an `(x, y)` batch to predict instead: x as the loaders make it (normalised), or uint8 pixels
                reconstruct:bool=False, # the predicted class names instead of the probabilities
               ):
     "fastai v1's `pred_batch`: the probabilities (bs, c) of one batch, as `get_preds` gives them; or the class names."
-    with (self._images() if hasattr(self, '_images') else nullcontext()):  # a precomputing ConvLearner: its photos
+    with _on_images(self):
         if batch is None: xb = self.data.one_batch(ds_type)[0]
         elif isinstance(batch, (tuple, list)) and len(batch) == 2: xb = self.data.one_item(batch[0])
         else: raise TypeError(f"pred_batch: batch must be an (x, y) pair, as data.one_batch() gives, got {type(batch).__name__}")
@@ -193,9 +197,7 @@ class _TTAView:
     def __call__(self, im:torch.Tensor) -> torch.Tensor:
         x = self.tfms.resize(im, self.short_side)
         if self._fast: return _crop_first(x, self.aug, self.sz, False, at=self.at)
-        x = v2.Compose(self.aug)(x)
-        top, left = (round((n - self.sz)*f) for n, f in zip(x.shape[-2:], self.at))
-        return x[..., top:top + self.sz, left:left + self.sz]
+        return _crop_first(v2.Compose(self.aug)(x), [], self.sz, False, at=self.at)  # augmented whole, then cropped there
     def __repr__(self): return f'_TTAView(sz={self.sz}, short_side={self.short_side}, at={self.at}, aug={self.aug})'
 
 def tta_views(tfms:ImageTransforms, # the training pipeline

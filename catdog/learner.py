@@ -274,6 +274,7 @@ class ParamScheduler(Callback):
     def before_fit(self):
         nb = len(self.learn.data.train_dl)
         self.total, self.done = (self.tot_epochs or self.learn.n_epoch + self.start_epoch) * nb, self.start_epoch * nb
+        self.learn.first_epoch = self.start_epoch  # the table counts on from there, as fastai v1's does
     def before_batch(self):
         if not self.learn.training: return
         pos = min((self.done + self.learn.train_iter) / self.total, 1.)  # batch i of n at i/n: cycle boundaries fall on batches
@@ -350,7 +351,7 @@ class ProgressCallback(Callback):
         rec = getattr(self.learn, 'recorder', None)
         if self.mbar is None or rec is None or not rec.values: return
         vals = [f'{v:.6f}' if v is not None else '#na#' for v in rec.values[-1]]
-        self.mbar.write([str(self.learn.epoch)] + vals + [format_time(time.time() - self.t0)], table=True)
+        self.mbar.write([str(self.learn.first_epoch + self.learn.epoch)] + vals + [format_time(time.time() - self.t0)], table=True)
 
     def after_fit(self):
         if self.pbar is not None: self.pbar.on_iter_end(); self.pbar = None
@@ -558,6 +559,7 @@ class Learner:
         self.model = model.to(self.device)
         self.opt, self.cbs, self.fitting, self.training, self._n_frozen = None, [], False, False, 0
         self.epoch = self.n_epoch = self.iter = self.n_iter = self.train_iter = 0
+        self.first_epoch = 0  # the number the epoch table gives this fit's first epoch (a resumed cycle's `start_epoch`)
         self.xb = self.yb = self.pred = self.loss = self.loss_grad = None
         self.layer_groups = layer_groups
         cl = defaults.channels_last if channels_last is None else channels_last
@@ -716,7 +718,7 @@ class Learner:
         lrs = self.lr_range(lr)
         if self.opt is None: self.create_opt(lrs, wd)
         self.set_hyper('lr', lrs); self.set_hyper('wd', self.wd if wd is None else wd)
-        self.n_epoch, self.epoch, self.train_iter = epochs, 0, 0
+        self.n_epoch, self.epoch, self.train_iter, self.first_epoch = epochs, 0, 0, 0
         with self.added_cbs([f(self) for f in self.callback_fns] + listify(callbacks)), self.reuse_heap():
             self.fitting = True
             try:

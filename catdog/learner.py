@@ -29,7 +29,7 @@ __all__ = ['SuggestedLRs', 'accuracy', 'accuracy_np', 'error_rate', 'CancelFitEx
            'CancelTrainException', 'CancelValidException', 'CancelBatchException', 'CancelStepException',
            'NonFiniteLossError', 'Callback', 'Recorder', 'ParamScheduler', 'LRFinder', 'ProgressCallback',
            'MixedPrecision', 'ChannelsLast', 'FastDepthwise', 'FoldFrozenBN', 'TerminateOnNaN', 'AdamW', 'SGD',
-           'Learner', 'Sched']
+           'Learner', 'Sched', 'GradientClipping']
 
 # %% ../nbs/06_learner.ipynb #792120b7
 def _as_tensor(x): return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
@@ -888,6 +888,51 @@ def unfreeze(self:Learner):
     "Make every layer group trainable."
     self.freeze_to(0)
 
+# %% ../nbs/06_learner.ipynb #97dadc05
+def _layers(model:nn.Module) -> list:
+    "`model` as a flat sequence of layers, in order: those with no sub-layers (fastai v1's `flatten_model`), and whole those with parameters of their own besides sub-layers (timm's `BatchNormAct2d`; fastai v1 put such parameters in a module of their own)."
+    if next(model.children(), None) is None or next(model.parameters(recurse=False), None) is not None: return [model]
+    return [l for c in model.children() for l in _layers(c)]
+
+def _is_partition(model:nn.Module, groups:list) -> bool:
+    "Whether `groups` hold every parameter of `model`, each once."
+    seen = set()
+    for g in groups:
+        ids = {id(p) for p in g.parameters()}
+        if ids & seen: return False
+        seen |= ids
+    return seen == {id(p) for p in model.parameters()}
+
+def _split_at(model:nn.Module, points:list) -> list:
+    "fastai v1's split points: groups of `model`'s layers (`_layers`), a new one starting at the first layer of each module of `points`."
+    leaves = _layers(model)
+    pos = {id(l): i for i, l in enumerate(leaves)}
+    idxs = []
+    for p in points:
+        first = _layers(p)[0]  # `p` itself where it is one layer
+        if id(first) not in pos: raise ValueError(f"split_on: the split point {type(p).__name__} is not a layer of the model")
+        idxs.append(pos[id(first)])
+    if idxs != sorted(set(idxs)):
+        raise ValueError(f"split_on: split points must come in the model's order, each once (they start at its layers {idxs})")
+    bounds = ([0] if idxs[0] else []) + idxs + [len(leaves)]
+    return [nn.Sequential(*leaves[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
+@patch
+def split(self:Learner, split_on, # a function of the model giving its groups or split points, or those themselves
+         ) -> Learner:
+    "fastai v1's `split`: new layer groups from `split_on`: the groups (modules holding every parameter once, or lists of layers) or fastai v1's split points (modules where a group starts)."
+    res = split_on(self.model) if callable(split_on) and not isinstance(split_on, nn.Module) else split_on
+    res = list(res) if isinstance(res, (list, tuple)) else [res]
+    if not res: raise ValueError("split_on gave no layer groups")
+    if all(isinstance(g, (list, tuple)) for g in res): groups = [nn.Sequential(*g) for g in res]
+    elif all(isinstance(g, nn.Module) for g in res): groups = res if _is_partition(self.model, res) else _split_at(self.model, res)
+    else: raise TypeError(f"split_on must give modules (the layer groups, or where each starts) or lists of layers, got "
+                          f"{', '.join(sorted({type(g).__name__ for g in res}))}")
+    n, frozen = len(self.layer_groups), self._n_frozen
+    self.layer_groups = groups
+    if frozen: self.freeze() if frozen == n - 1 else self.freeze_to(min(frozen, len(groups)))
+    return self
+
 # %% ../nbs/06_learner.ipynb #86b37552
 @patch
 def fit_one_cycle(self:Learner, cyc_len:int, # number of epochs
@@ -1056,6 +1101,33 @@ def to_fp16(self:Learner) -> Learner:
 def to_fp32(self:Learner) -> Learner:
     "Full float32 from now on (fastai v1's `to_fp32`): no autocast."
     _precision_cb(self).precision = 'fp32'
+    return self
+
+# %% ../nbs/06_learner.ipynb #7d3a5c41
+class GradientClipping(Callback):
+    "Clip the gradients' total norm to `clip` after each backward pass (fastai v1's); under fp16 loss scaling, of the unscaled gradients."
+    order = 20  # after `MixedPrecision`, before the step
+    def __init__(self, learn:Learner|None=None, # the learner, where given first as in fastai v1; else the learner sets it
+                 clip:float=0., # the largest total norm (0: no clipping)
+                ):
+        if learn is not None and not isinstance(learn, Learner):
+            raise TypeError(f"GradientClipping: its first argument is the learner, as in fastai v1, got {learn!r}; name the bound: GradientClipping(clip={learn!r})")
+        if isinstance(clip, bool) or not isinstance(clip, (int, float, np.number)) or not (clip >= 0 and math.isfinite(clip)):
+            raise ValueError(f"clip, the largest total norm of the gradients, must be a number of at least 0 (0: no clipping), got {clip!r}")
+        self.clip = float(clip)
+        if learn is not None: self.learn = learn
+    def after_backward(self):
+        if not self.clip: return
+        scaler = getattr(getattr(self.learn, 'mixed_precision', None), 'scaler', None)
+        if scaler is not None: scaler.unscale_(self.learn.opt)  # its step then knows they are unscaled
+        nn.utils.clip_grad_norm_([p for p in self.learn.model.parameters() if p.grad is not None], self.clip)
+
+@patch
+def clip_grad(self:Learner, clip:float=0.1, # the largest total norm of the gradients
+             ) -> Learner:
+    "fastai v1's `clip_grad`: every later fit clips the gradients' total norm to `clip` (`GradientClipping`)."
+    GradientClipping(clip=clip)  # a bad bound fails here, not at the next fit
+    self.callback_fns = [f for f in self.callback_fns if getattr(f, 'func', f) is not GradientClipping] + [partial(GradientClipping, clip=clip)]
     return self
 
 # %% ../nbs/06_learner.ipynb #9620287e

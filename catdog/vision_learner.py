@@ -89,7 +89,7 @@ def create_cnn(data, # an `ImageData` (`ImageClassifierData` or `ImageDataBunch`
                metrics=None, # metrics shown after each epoch
                pretrained=True, # ImageNet weights (True), random (False), or the path of a weights file
                cut=None, # where to cut the arch: an index or a function; None: `model_meta`
-               split_on=None, # function splitting the model into layer groups; None: `model_meta`
+               split_on=None, # function giving the model's layer groups, or fastai v1's split points (`Learner.split`); None: `model_meta`
                lin_ftrs:list|None=None, # hidden sizes of the head (default [512])
                ps=0.5, # head dropout (see `create_head`)
                custom_head:nn.Module|None=None, # a head of your own, in place of `create_head`'s
@@ -116,7 +116,7 @@ def create_cnn(data, # an `ImageData` (`ImageClassifierData` or `ImageDataBunch`
                custom_split=split_on is not None)
     if bn_eval is None: bn_eval = meta['bn_eval']
     learn = (learner_cls or VisionLearner)(data, model, arch=arch, cfg=cfg, metrics=metrics, bn_eval=bn_eval, **kwargs)
-    learn.layer_groups = (split_on or meta['split'])(model)
+    learn.split(split_on or meta['split'])  # the groups, or fastai v1's split points
     if pretrained: learn.freeze()
     return learn
 

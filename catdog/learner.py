@@ -29,7 +29,7 @@ __all__ = ['SuggestedLRs', 'accuracy', 'accuracy_np', 'error_rate', 'CancelFitEx
            'CancelTrainException', 'CancelValidException', 'CancelBatchException', 'CancelStepException',
            'NonFiniteLossError', 'Callback', 'Recorder', 'ParamScheduler', 'LRFinder', 'ProgressCallback',
            'MixedPrecision', 'ChannelsLast', 'FastDepthwise', 'FoldFrozenBN', 'TerminateOnNaN', 'AdamW', 'SGD',
-           'Learner', 'Sched', 'GradientClipping']
+           'Learner', 'Sched', 'GradientClipping', 'MixUpCallback']
 
 # %% ../nbs/06_learner.ipynb #792120b7
 def _as_tensor(x): return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
@@ -1128,6 +1128,59 @@ def clip_grad(self:Learner, clip:float=0.1, # the largest total norm of the grad
     "fastai v1's `clip_grad`: every later fit clips the gradients' total norm to `clip` (`GradientClipping`)."
     GradientClipping(clip=clip)  # a bad bound fails here, not at the next fit
     self.callback_fns = [f for f in self.callback_fns if getattr(f, 'func', f) is not GradientClipping] + [partial(GradientClipping, clip=clip)]
+    return self
+
+# %% ../nbs/06_learner.ipynb #9fe1bacd
+class MixUpCallback(Callback):
+    "Mixup while training (fastai v1's): each item blended with another of its batch, at a per-item weight from Beta(`alpha`, `alpha`); the loss blended the same way."
+    order = 5  # after `ChannelsLast` (the batch's layout), before `MixedPrecision` (autocast) and the recorder (the loss)
+    def __init__(self, learn:Learner|None=None, # the learner, where given first as in fastai v1; else the learner sets it
+                 alpha:float=0.4, # the Beta distribution's parameter: small, mostly one photo; 1, any blend alike
+                 stack_x:bool=False, # fastai v1's models that take both inputs and the weight: not supported
+                 stack_y:bool=True, # blend the losses of the two targets; False: one loss of the blended one-hot targets
+                ):
+        if learn is not None and not isinstance(learn, Learner):
+            raise TypeError(f"MixUpCallback: its first argument is the learner, as in fastai v1, got {learn!r}; name the parameter: MixUpCallback(alpha={learn!r})")
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)) or not (alpha > 0 and math.isfinite(alpha)):
+            raise ValueError(f"mixup: alpha, the Beta distribution's parameter, must be a number above 0 (fastai v1's default 0.4), got {alpha!r}")
+        if stack_x: raise ValueError("mixup: stack_x=True hands the model both inputs and the weight, for models written for it; catdog's are not: leave stack_x=False")
+        self.alpha, self.stack_y, self._mix = float(alpha), stack_y, None
+        if learn is not None: self.learn = learn
+
+    def before_batch(self):
+        learn, self._mix = self.learn, None
+        if not learn.training: return
+        xb, yb = learn.xb, learn.yb
+        if not isinstance(xb, torch.Tensor) or len(xb) < 2: return
+        lam = torch.distributions.Beta(self.alpha, self.alpha).sample((len(xb),))
+        lam = torch.maximum(lam, 1 - lam).to(xb.device)
+        perm = torch.randperm(len(xb), device=xb.device)
+        w = lam.view(-1, *[1] * (xb.ndim - 1)).to(xb.dtype)
+        fmt = torch.channels_last if xb.ndim == 4 and xb.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+        learn.xb = (xb * w + xb[perm] * (1 - w)).contiguous(memory_format=fmt)
+        if self.stack_y: self._mix = (yb[perm], lam)
+        else:
+            c = getattr(learn.data, 'c', None) or int(yb.max()) + 1
+            oh = nn.functional.one_hot(yb, c).float()
+            learn.yb = oh * lam[:, None] + oh[perm] * (1 - lam[:, None])
+
+    def after_loss(self):
+        if self._mix is None: return
+        learn, (y2, lam) = self.learn, self._mix
+        l1, l2 = _item_losses(learn.loss_func, learn.pred, learn.yb), _item_losses(learn.loss_func, learn.pred, y2)
+        learn.loss_grad = (l1 * lam + l2 * (1 - lam)).mean()
+        learn.loss = learn.loss_grad.detach()
+
+    after_batch = after_cancel_batch = lambda self: setattr(self, '_mix', None)
+
+@patch
+def mixup(self:Learner, alpha:float=0.4, # the Beta distribution's parameter
+          stack_x:bool=False, # not supported (fastai v1's models that take both inputs)
+          stack_y:bool=True, # blend the two targets' losses; False: the one-hot targets
+         ) -> Learner:
+    "fastai v1's `mixup`: every later fit trains on blended pairs of items (`MixUpCallback`)."
+    MixUpCallback(alpha=alpha, stack_x=stack_x, stack_y=stack_y)  # bad arguments fail here, not at the next fit
+    self.callback_fns = [f for f in self.callback_fns if getattr(f, 'func', f) is not MixUpCallback] + [partial(MixUpCallback, alpha=alpha, stack_x=stack_x, stack_y=stack_y)]
     return self
 
 # %% ../nbs/06_learner.ipynb #9620287e

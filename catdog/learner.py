@@ -22,7 +22,7 @@ from .core import defaults, bf16_supported, writable_dir, atomic_save, reuse_hea
 from .data import DatasetType, _ds_type
 from .models import fold_bn
 from .fastconv import fast_depthwise, plain_depthwise, unpad_same, fuse_conv_act, fold_frozen_bn, unfold_frozen_bn
-from .schedulers import sched_exp, one_cycle_sched, sgdr_sched, sgdr_cycle_lens, _SGDR_OPTIONS
+from .schedulers import sched_exp, sched_lin, one_cycle_sched, sgdr_sched, sgdr_cycle_lens, _SGDR_OPTIONS
 
 # %% auto #0
 __all__ = ['SuggestedLRs', 'accuracy', 'accuracy_np', 'error_rate', 'CancelFitException', 'CancelEpochException',
@@ -281,10 +281,10 @@ class ParamScheduler(Callback):
         for k, f in self.scheds.items(): self.learn.set_hyper(k, f(pos))
 
 class LRFinder(ParamScheduler):
-    "Grow the learning rate exponentially for `num_it` batches, stopping when the loss diverges; no validation."
+    "Grow the learning rate exponentially (or linearly) for `num_it` batches, stopping when the loss diverges; no validation."
     order = 55  # after `Recorder`, whose smoothed loss it reads
-    def __init__(self, start_lr, end_lr, num_it:int=100, stop_div:bool=True):
-        super().__init__({'lr': partial(sched_exp, start_lr, end_lr)})
+    def __init__(self, start_lr, end_lr, num_it:int=100, stop_div:bool=True, linear:bool=False):
+        super().__init__({'lr': partial(sched_lin if linear else sched_exp, start_lr, end_lr)})
         self.num_it, self.stop_div = num_it, stop_div
     def before_fit(self): self.total, self.done, self.best, self.diverged = max(self.num_it - 1, 1), 0, math.inf, None
     def before_validate(self):
@@ -1000,6 +1000,7 @@ def lr_find(self:Learner, start_lr=1e-7, # first learning rate (float, slice or 
             num_it:int=100, # at most this many batches
             stop_div:bool=True, # stop when the loss diverges (or becomes NaN/inf)
             wd=None, # weight decay; None: `self.wd`
+            linear:bool=False, # grow the rate linearly (fastai 0.7's option), not exponentially
            ) -> SuggestedLRs:
     "Run the LR range test, restore the model and optimiser, and return `SuggestedLRs`."
     self._need_train_items('lr_find'); self._need_trainable('lr_find')
@@ -1009,7 +1010,7 @@ def lr_find(self:Learner, start_lr=1e-7, # first learning rate (float, slice or 
     epochs = math.ceil(num_it / len(self.data.train_dl))
     state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
     opt_state = copy.deepcopy(self.opt.state_dict()) if self.opt is not None else None
-    finder = LRFinder(start, end, num_it, stop_div)
+    finder = LRFinder(start, end, num_it, stop_div, linear)
     try:
         with self.removed_cbs([cb for cb in self.cbs if isinstance(cb, TerminateOnNaN)]):
             self.fit_loop(epochs, start, wd=wd, callbacks=finder)

@@ -27,7 +27,7 @@ from .hooks import PrettyString
 
 # %% auto #0
 __all__ = ['cnn_learner', 'VisionLearner', 'create_cnn', 'tta_views', 'load_learner', 'TensorLoader', 'ActivationData',
-           'compute_activations', 'ConvLearner']
+           'compute_activations', 'ConvLearner', 'ConvnetModels']
 
 # %% ../nbs/07_vision_learner.ipynb #e72aae83
 def _match_norm(data, stats):
@@ -637,11 +637,12 @@ class ConvLearner(VisionLearner):
     def lr_find(self, start_lr=1e-5, # first learning rate
                 end_lr=10, # last learning rate
                 wds=None, # weight decay
+                linear:bool=False, # grow the rate linearly, not exponentially
                 num_it:int|None=None, # iterations; None: an epoch, and at least 100
                 **kwargs):
-        "fastai 0.7's lr_find: an exponentially growing rate over (about) an epoch; see `learn.sched.plot()`."
+        "fastai 0.7's lr_find: an exponentially (or linearly) growing rate over (about) an epoch; see `learn.sched.plot()`."
         n = num_it or max(100, len(self.data.train_dl))
-        return super().lr_find(self._lrs(start_lr), self._lrs(end_lr), num_it=n, wd=wds, **kwargs)
+        return super().lr_find(self._lrs(start_lr), self._lrs(end_lr), num_it=n, wd=wds, linear=linear, **kwargs)
 
     def predict(self, is_test:bool=False, # the test set rather than the validation set
                ) -> np.ndarray:
@@ -698,3 +699,39 @@ class ConvLearner(VisionLearner):
     def summary(self) -> PrettyString:
         "`Learner.summary` of the full model, also in precompute mode (where the head alone trains, on activations)."
         with self._images(): return super().summary()
+
+# %% ../nbs/07_vision_learner.ipynb #6c048b72
+class ConvnetModels:
+    "fastai 0.7's `learn.models` (its `ConvnetBuilder`): the whole `model`, the body with its pooling (`top_model`), the layers after the pooling (`fc_model`), sharing the learner's layers."
+    def __init__(self, learn:ConvLearner): self.learn = learn
+    model = property(lambda self: self.learn._full[0] if self.learn.precompute else self.learn.model, doc="The whole network (also in precompute mode).")
+    def _n(self) -> int: return _n_pre(self.learn.head)
+    top_model = property(lambda self: nn.Sequential(self.learn.body, *list(self.learn.head)[:self._n()]), doc="The body and the head's pooling: what precompute caches.")
+    fc_model = property(lambda self: nn.Sequential(*list(self.learn.head)[self._n():]) if isinstance(self.learn.head, nn.Sequential) else self.learn.head,
+                        doc="The head's layers after its pooling: what trains on the activations.")
+    name = property(lambda self: arch_name(self.learn.arch), doc="The arch's name.")
+    def get_layer_groups(self, do_fc:bool=False, # only the head's trainable layers, as in precompute mode
+                        ) -> list:
+        "The whole model's layer groups, or `[fc_model]`."
+        if do_fc: return [self.fc_model]
+        return list(self.learn._full[2] if self.learn.precompute else self.learn.layer_groups)
+    def __repr__(self): return f'ConvnetModels({self.name}, precompute={self.learn.precompute})'
+
+@patch(as_prop=True)
+def models(self:ConvLearner) -> ConvnetModels:
+    "fastai 0.7's `learn.models`: the network's parts (`ConvnetModels`)."
+    return ConvnetModels(self)
+
+@patch
+def get_layer_groups(self:ConvLearner) -> list:
+    "fastai 0.7's `get_layer_groups`: the layer groups that train now (in precompute mode, the head's layers after its pooling)."
+    return self.models.get_layer_groups(self.precompute)
+
+def _set_crit(self, f): self.loss_func = f
+ConvLearner.crit = property(lambda self: self.loss_func, _set_crit,
+                            doc="fastai 0.7's name of `loss_func` (given log-probabilities, as `predict` returns them, it is their negative log-likelihood).")
+
+@patch
+def half(self:ConvLearner) -> ConvLearner:
+    "fastai 0.7's `half`: mixed precision from now on (`to_fp16`: float16 with loss scaling on CUDA, bfloat16 on a CPU)."
+    return self.to_fp16()

@@ -706,7 +706,8 @@ class ConvnetModels:
     def __init__(self, learn:ConvLearner): self.learn = learn
     model = property(lambda self: self.learn._full[0] if self.learn.precompute else self.learn.model, doc="The whole network (also in precompute mode).")
     def _n(self) -> int: return _n_pre(self.learn.head)
-    top_model = property(lambda self: nn.Sequential(self.learn.body, *list(self.learn.head)[:self._n()]), doc="The body and the head's pooling: what precompute caches.")
+    top_model = property(lambda self: nn.Sequential(self.learn.body, *(list(self.learn.head)[:self._n()] if self._n() else [])),
+                         doc="The body and the head's pooling: what precompute caches.")
     fc_model = property(lambda self: nn.Sequential(*list(self.learn.head)[self._n():]) if isinstance(self.learn.head, nn.Sequential) else self.learn.head,
                         doc="The head's layers after its pooling: what trains on the activations.")
     name = property(lambda self: arch_name(self.learn.arch), doc="The arch's name.")

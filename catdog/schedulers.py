@@ -13,7 +13,7 @@ from .core import _count
 
 # %% auto #0
 __all__ = ['sched_lin', 'sched_cos', 'sched_exp', 'sched_no', 'combine_scheds', 'sgdr_cycle_lens', 'sgdr_sched',
-           'one_cycle_sched']
+           'one_cycle_sched', 'clr_sched', 'clr_beta_sched']
 
 # %% ../nbs/05_schedulers.ipynb #831ad9f1
 def sched_lin(start, # value at `pos=0` (float or array)
@@ -111,3 +111,67 @@ def one_cycle_sched(max_lr, # peak learning rate: a float or an array with one r
     low = max_lr / div_factor
     return {'lr':  combine_scheds([pct_start, 1-pct_start], [partial(sched_cos, low, max_lr), partial(sched_cos, max_lr, max_lr/final_div)]),
             'mom': combine_scheds([pct_start, 1-pct_start], [partial(sched_cos, moms[0], moms[1]), partial(sched_cos, moms[1], moms[0])])}
+
+# %% ../nbs/05_schedulers.ipynb #db457dc3
+def _cycle_iter(pos:float, total_iters:int, cycle_iters:int) -> int:
+    "The batch's place in its cycle, from `pos`, the fraction of all `total_iters` batches done."
+    return round(pos * total_iters) % cycle_iters
+
+def _clr_moms(moms, name:str):
+    if moms is None: return None
+    if not (isinstance(moms, (tuple, list)) and len(moms) == 2 and all(isinstance(m, (int, float, np.number)) and not isinstance(m, bool) and 0 <= m < 1 for m in moms)):
+        raise ValueError(f"{name}: the momentums must be two numbers in [0, 1), got {moms!r}")
+    return tuple(float(m) for m in moms)
+
+def _clr_div(div, name:str) -> float:
+    if isinstance(div, bool) or not isinstance(div, (int, float, np.number)) or not (1 <= div < math.inf):
+        raise ValueError(f"{name}: div, how many times lower the rate starts, must be a number of at least 1, got {div!r}")
+    return float(div)
+
+def clr_sched(lr, # top learning rate: a float, or an array with one rate per layer group
+              div:float, # the rate starts (and ends) each cycle at `lr/div`
+              cut_div:int, # it climbs over the first `1/cut_div` of the cycle
+              cycle_iters:int, # batches per cycle
+              total_iters:int, # batches of the whole fit
+              moms=None, # `(mom1, mom2)`: momentum from `mom1` to `mom2` while the rate climbs, and back
+             ) -> dict:
+    "fastai 0.7's `use_clr` (`CircularLR`): `{'lr': f}` (and `'mom'`), functions of `pos`, each cycle a climb then a longer fall."
+    div, moms = _clr_div(div, 'use_clr'), _clr_moms(moms, 'use_clr')
+    cycle_iters, total_iters = _count(cycle_iters, 'cycle_iters', 1), _count(total_iters, 'total_iters', 1)
+    if isinstance(cut_div, bool) or not isinstance(cut_div, (int, float, np.number)) or not cut_div > 0:
+        raise ValueError(f"use_clr: cut_div, the climb's share of a cycle (1/cut_div), must be a positive number, got {cut_div!r}")
+    cut = int(cycle_iters // cut_div)
+    if not 0 < cut < cycle_iters:
+        raise ValueError(f"use_clr: a cycle of {cycle_iters} batches climbs over {cycle_iters}//{cut_div} = {cut} of them; it needs at least 1 "
+                         f"and must leave some to fall (a smaller cut_div, or more batches per cycle)")
+    def frac(pos):  # 0 at the low rate, 1 at the top
+        it = _cycle_iter(pos, total_iters, cycle_iters)
+        return it / cut if it <= cut else 1 - (it - cut) / (cycle_iters - cut)
+    res = {'lr': lambda pos: lr * (1 + frac(pos) * (div - 1)) / div}
+    if moms is not None: res['mom'] = lambda pos: moms[1] + (1 - frac(pos)) * (moms[0] - moms[1])
+    return res
+
+def clr_beta_sched(lr, # top learning rate: a float, or an array with one rate per layer group
+                   div:float, # the rate starts each cycle at `lr/div`
+                   pct:float, # the last `pct` percent of the cycle anneals from `lr/div` to `lr/div/100`
+                   cycle_iters:int, # batches per cycle
+                   total_iters:int, # batches of the whole fit
+                   moms=None, # `(mom1, mom2)`: momentum from `mom1` to `mom2` while the rate climbs, back while it falls, then `mom1`
+                  ) -> dict:
+    "fastai 0.7's `use_clr_beta` (`CircularLR_beta`, the first one-cycle): `{'lr': f}` (and `'mom'`), functions of `pos`."
+    div, moms = _clr_div(div, 'use_clr_beta'), _clr_moms(moms, 'use_clr_beta')
+    cycle_iters, total_iters = _count(cycle_iters, 'cycle_iters', 1), _count(total_iters, 'total_iters', 1)
+    if isinstance(pct, bool) or not isinstance(pct, (int, float, np.number)) or not 0 <= pct < 100:
+        raise ValueError(f"use_clr_beta: pct, the percent of each cycle spent annealing at the end, must be in [0, 100), got {pct!r}")
+    half = int(cycle_iters * (1 - pct / 100) / 2)  # batches climbing, and as many falling
+    if half < 1: raise ValueError(f"use_clr_beta: a cycle of {cycle_iters} batches leaves none to climb with pct={pct} (more batches per cycle, or a smaller pct)")
+    def phase(pos):  # (0: climbing or falling, the fraction of the top; 1: annealing, the fraction of the anneal done)
+        it = _cycle_iter(pos, total_iters, cycle_iters)
+        if it > 2 * half: return 1, (it - 2 * half) / (cycle_iters - 2 * half)
+        return 0, (it / half if it <= half else 1 - (it - half) / half)
+    def lr_f(pos):
+        k, f = phase(pos)
+        return lr * (1 + f * (1 - 100) / 100) / div if k else lr * (1 + f * (div - 1)) / div
+    res = {'lr': lr_f}
+    if moms is not None: res['mom'] = lambda pos: (lambda k, f: moms[0] if k else moms[0] + f * (moms[1] - moms[0]))(*phase(pos))
+    return res

@@ -21,8 +21,8 @@ from .images import load_image, get_image_files, ImageLoadError
 from .transforms import (ImageTransforms, transforms_side_on, _AUG_ARGS, RandomFlip, RandomDihedral, _crop_first, _CROP_FIRST,
                                _check_number)
 from .models import arch_meta, arch_name, get_arch, create_body, create_head, num_features_model
-from .learner import Learner, Callback, SGD, accuracy, _metric_list, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT, _draws_bars, _same_classes, _user_stacklevel
-from .schedulers import sgdr_cycle_lens, _SGDR_OPTIONS
+from .learner import Learner, Callback, ParamScheduler, SGD, accuracy, _metric_list, MixedPrecision, ChannelsLast, _n_items, _EMPTY_HINT, _draws_bars, _same_classes, _user_stacklevel
+from .schedulers import sgdr_cycle_lens, clr_sched, clr_beta_sched, _SGDR_OPTIONS
 from .hooks import PrettyString
 
 # %% auto #0
@@ -482,11 +482,30 @@ def _save_name(name, arg:str) -> str:
     return name
 
 # what fastai 0.7's `fit` also took, that catdog has not: each with what to use instead
-_NOT_07 = dict(use_clr="fastai 0.7's cyclical rate (use_clr=(div, ratio)); fit_one_cycle(cyc_len, max_lr) is its successor",
-               use_clr_beta="fastai 0.7's one cycle (use_clr_beta=(div, pct, mom1, mom2)); use fit_one_cycle(cyc_len, max_lr, moms, div_factor, pct_start)",
-               use_swa="stochastic weight averaging", swa_start="stochastic weight averaging", swa_eval_freq="stochastic weight averaging",
+_NOT_07 = dict(use_swa="stochastic weight averaging", swa_start="stochastic weight averaging", swa_eval_freq="stochastic weight averaging",
                use_wd_sched="weight decay schedules", norm_wds="weight decay schedules", wds_sched_mult="weight decay schedules",
                stepper="custom steppers (write a catdog Callback instead)")
+
+class _KeepMom(Callback):
+    "The optimiser's momentums after the fit as before it (a fit that schedules them leaves the next fit the usual ones, as fastai 0.7's fits, each with a new optimiser, did)."
+    def before_fit(self): self.moms = self.learn.get_hyper('mom')
+    def after_fit(self):
+        if self.moms and None not in self.moms: self.learn.set_hyper('mom', self.moms)
+
+def _clr_fit(learn, lrs, n_cycle, cycle_len, cycle_mult, wds, cbs, clr:dict, kwargs:dict):
+    "fastai 0.7's `fit(..., use_clr=...)` or `use_clr_beta`: the cyclical schedule repeating every `cycle_len` epochs, over 0.7's epochs for `n_cycle`, `cycle_mult`."
+    if len(clr) > 1: raise ValueError("fit: give use_clr or use_clr_beta, not both")
+    (name, spec), = clr.items()
+    if cycle_len is None: raise ValueError(f"fit: {name} repeats its schedule every cycle of cycle_len epochs: give cycle_len (fit(lrs, n_cycle, cycle_len=1, {name}=...))")
+    if kwargs: raise ValueError(f"fit: {', '.join(kwargs)} shape{'s' if len(kwargs) == 1 else ''} SGDR's cosine, not {name}'s schedule")
+    if not (isinstance(spec, (tuple, list)) and len(spec) in (2, 4)):
+        raise ValueError(f"fit: {name} takes two numbers, or four with the momentums: {name}=({'div, cut_div' if name == 'use_clr' else 'div, pct'}[, mom1, mom2]), got {spec!r}")
+    epochs = sum(sgdr_cycle_lens(n_cycle, cycle_len, cycle_mult))  # 0.7's count, though each cycle is cycle_len epochs
+    nb = len(learn.data.train_dl)
+    lrs = learn.lr_range(learn._lrs(lrs))
+    moms = tuple(spec[2:]) if len(spec) == 4 else None
+    scheds = (clr_sched if name == 'use_clr' else clr_beta_sched)(lrs, spec[0], spec[1], cycle_len * nb, epochs * nb, moms)
+    learn.fit_loop(epochs, lrs, wd=wds, callbacks=[ParamScheduler(scheds), _KeepMom()] + cbs)
 
 def _check_fit_kwargs(kwargs:dict):
     "Refuse, by name, what 0.7's `fit` takes besides `sgdr_sched`'s options: unknown words, and 0.7 options catdog has not."
@@ -604,22 +623,27 @@ class ConvLearner(VisionLearner):
             best_save_name:str|None=None, # save the model under this name each epoch that beats the best so far
             metrics=None, # metrics for this fit only; None: the learner's
             callbacks=None, # catdog callbacks for this fit only
-            **kwargs): # `sgdr_sched`'s `min_lr`, `warmup_pct`, `warmup_div`
-        "fastai 0.7's fit: SGDR (cosine annealing with restarts) when `cycle_len` is given."
+            **kwargs): # `sgdr_sched`'s `min_lr`, `warmup_pct`, `warmup_div`; or 0.7's `use_clr=(div, cut_div[, mom1, mom2])` or `use_clr_beta=(div, pct[, mom1, mom2])` (`clr_sched`, `clr_beta_sched`)
+        "fastai 0.7's fit: SGDR (cosine annealing with restarts) when `cycle_len` is given; 0.7's cyclical rates with `use_clr` or `use_clr_beta`."
         if n_cycle is None:  # fastai v1's fit(epochs), on 0.7's learner: say which is which, not only what is missing
             raise TypeError(f"ConvLearner.fit(lrs, n_cycle) is fastai 0.7's: a learning rate and a number of cycles, as in "
                             f"learn.fit(0.01, 1); it got lrs={lrs!r} alone. fastai v1's fit(epochs, lr) is create_cnn's learner's")
+        clr = {k: kwargs.pop(k) for k in ('use_clr', 'use_clr_beta') if k in kwargs and kwargs[k] is not None}
+        for k in ('use_clr', 'use_clr_beta'): kwargs.pop(k, None)  # None: 0.7's default, SGDR
         _check_fit_kwargs(kwargs)
         cbs = listify(callbacks)
         if cycle_save_name is not None:
             _save_name(cycle_save_name, 'cycle_save_name')
             if cycle_len is None: raise ValueError("fit: cycle_save_name saves the model at the end of each SGDR cycle, and only "
                                                    "cycle_len makes cycles (fit(lrs, n_cycle, cycle_len=1, cycle_save_name=...))")
-            cbs.append(_SaveCycles(cycle_save_name, sgdr_cycle_lens(n_cycle, cycle_len, cycle_mult)))
+            lens = sgdr_cycle_lens(n_cycle, cycle_len, cycle_mult)
+            cbs.append(_SaveCycles(cycle_save_name, [cycle_len] * (sum(lens) // cycle_len) if clr else lens))
         if best_save_name is not None: cbs.append(_SaveBest(_save_name(best_save_name, 'best_save_name')))
         saved = self.metrics
         if metrics is not None: self.metrics = _metric_list(metrics)
-        try: return self.fit_sgdr(self._lrs(lrs), n_cycle, cycle_len=cycle_len, cycle_mult=cycle_mult, wd=wds, callbacks=cbs, **kwargs)
+        try:
+            if clr: return _clr_fit(self, lrs, n_cycle, cycle_len, cycle_mult, wds, cbs, clr, kwargs)
+            return self.fit_sgdr(self._lrs(lrs), n_cycle, cycle_len=cycle_len, cycle_mult=cycle_mult, wd=wds, callbacks=cbs, **kwargs)
         finally: self.metrics = saved
 
     def bn_freeze(self, do_freeze:bool, # True: keep the statistics; False: learn them again from the photos

@@ -113,9 +113,9 @@ def one_cycle_sched(max_lr, # peak learning rate: a float or an array with one r
             'mom': combine_scheds([pct_start, 1-pct_start], [partial(sched_cos, moms[0], moms[1]), partial(sched_cos, moms[1], moms[0])])}
 
 # %% ../nbs/05_schedulers.ipynb #db457dc3
-def _cycle_iter(pos:float, total_iters:int, cycle_iters:int) -> int:
-    "The batch's place in its cycle, from `pos`, the fraction of all `total_iters` batches done."
-    return round(pos * total_iters) % cycle_iters
+def _cycle_iter(pos:float, total_iters:int, cycle_iters:int, ahead:int=0) -> int:
+    "The batch's place in its cycle, from `pos`, the fraction of all `total_iters` batches done (`ahead`: that many batches later)."
+    return (round(pos * total_iters) + ahead) % cycle_iters
 
 def _clr_moms(moms, name:str):
     if moms is None: return None
@@ -144,11 +144,12 @@ def clr_sched(lr, # top learning rate: a float, or an array with one rate per la
     if not 0 < cut < cycle_iters:
         raise ValueError(f"use_clr: a cycle of {cycle_iters} batches climbs over {cycle_iters}//{cut_div} = {cut} of them; it needs at least 1 "
                          f"and must leave some to fall (a smaller cut_div, or more batches per cycle)")
-    def frac(pos):  # 0 at the low rate, 1 at the top
-        it = _cycle_iter(pos, total_iters, cycle_iters)
+    def frac(pos, ahead=0):  # 0 at the low rate, 1 at the top
+        it = _cycle_iter(pos, total_iters, cycle_iters, ahead)
         return it / cut if it <= cut else 1 - (it - cut) / (cycle_iters - cut)
     res = {'lr': lambda pos: lr * (1 + frac(pos) * (div - 1)) / div}
-    if moms is not None: res['mom'] = lambda pos: moms[1] + (1 - frac(pos)) * (moms[0] - moms[1])
+    # 0.7 computed each batch's momentum after advancing its cycle counter for the rate: one batch ahead
+    if moms is not None: res['mom'] = lambda pos: moms[1] + (1 - frac(pos, 1)) * (moms[0] - moms[1])
     return res
 
 def clr_beta_sched(lr, # top learning rate: a float, or an array with one rate per layer group
@@ -165,13 +166,13 @@ def clr_beta_sched(lr, # top learning rate: a float, or an array with one rate p
         raise ValueError(f"use_clr_beta: pct, the percent of each cycle spent annealing at the end, must be in [0, 100), got {pct!r}")
     half = int(cycle_iters * (1 - pct / 100) / 2)  # batches climbing, and as many falling
     if half < 1: raise ValueError(f"use_clr_beta: a cycle of {cycle_iters} batches leaves none to climb with pct={pct} (more batches per cycle, or a smaller pct)")
-    def phase(pos):  # (0: climbing or falling, the fraction of the top; 1: annealing, the fraction of the anneal done)
-        it = _cycle_iter(pos, total_iters, cycle_iters)
+    def phase(pos, ahead=0):  # (0: climbing or falling, the fraction of the top; 1: annealing, the fraction of the anneal done)
+        it = _cycle_iter(pos, total_iters, cycle_iters, ahead)
         if it > 2 * half: return 1, (it - 2 * half) / (cycle_iters - 2 * half)
         return 0, (it / half if it <= half else 1 - (it - half) / half)
     def lr_f(pos):
         k, f = phase(pos)
         return lr * (1 + f * (1 - 100) / 100) / div if k else lr * (1 + f * (div - 1)) / div
     res = {'lr': lr_f}
-    if moms is not None: res['mom'] = lambda pos: (lambda k, f: moms[0] if k else moms[0] + f * (moms[1] - moms[0]))(*phase(pos))
+    if moms is not None: res['mom'] = lambda pos: (lambda k, f: moms[0] if k else moms[0] + f * (moms[1] - moms[0]))(*phase(pos, 1))  # one batch ahead, as 0.7
     return res

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_learner.ipynb #6372b844
 from __future__ import annotations
-import copy, itertools, math, os, sys, time, warnings
+import copy, gc, itertools, math, os, sys, time, warnings
 from collections import namedtuple
 from contextlib import contextmanager
 from functools import partial
@@ -18,7 +18,7 @@ from fastprogress.fastprogress import master_bar, progress_bar, format_time, Con
 from fastprogress.core import IN_NOTEBOOK
 from matplotlib.figure import Figure
 
-from .core import defaults, bf16_supported, writable_dir, atomic_save, reuse_heap, safe_load, _count
+from .core import defaults, bf16_supported, writable_dir, atomic_save, reuse_heap, safe_load, _count, _glibc, _heap
 from .data import DatasetType, _ds_type
 from .models import fold_bn
 from .fastconv import fast_depthwise, plain_depthwise, unpad_same, fuse_conv_act, fold_frozen_bn, unfold_frozen_bn
@@ -1182,6 +1182,20 @@ def mixup(self:Learner, alpha:float=0.4, # the Beta distribution's parameter
     "fastai v1's `mixup`: every later fit trains on blended pairs of items (`MixUpCallback`)."
     MixUpCallback(alpha=alpha, stack_x=stack_x, stack_y=stack_y)  # bad arguments fail here, not at the next fit
     self.callback_fns = [f for f in self.callback_fns if getattr(f, 'func', f) is not MixUpCallback] + [partial(MixUpCallback, alpha=alpha, stack_x=stack_x, stack_y=stack_y)]
+    return self
+
+# %% ../nbs/06_learner.ipynb #0453d65d
+@patch
+def purge(self:Learner, clear_opt:bool=True, # also forget the optimiser's state (momentum buffers, Adam's moments)
+         ) -> Learner:
+    "fastai v1's `purge`: let go of the last batch, the folded copies eval passes run, and (`clear_opt`) the optimiser's state; return freed memory to the system."
+    if self.fitting: raise RuntimeError("purge: not while fitting (call it between fits)")
+    self.xb = self.yb = self.pred = self.loss = self.loss_grad = None
+    self._fused_cache, self._eval_model, self._prefix, self._n_prefix = {}, None, None, 0  # made again when needed
+    if clear_opt and self.opt is not None: self.opt.state.clear()
+    gc.collect()
+    libc = _glibc()
+    if libc is not None and _heap['depth'] == 0: libc.malloc_trim(0)  # inside `reuse_heap` the heap is kept on purpose
     return self
 
 # %% ../nbs/06_learner.ipynb #9620287e

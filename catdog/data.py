@@ -22,8 +22,8 @@ from .transforms import (ImageTransforms, Normalize, denorm, tfms_from_stats, im
                                resize_short)
 
 # %% auto #0
-__all__ = ['DatasetType', 'ImageDataset', 'DeviceLoader', 'ImageData', 'folder_source', 'get_cv_idxs', 'split_by_rand_pct',
-           'csv_source', 'ImageClassifierData', 'ImageDataBunch']
+__all__ = ['DatasetType', 'ImageItems', 'ImageDataset', 'DeviceLoader', 'ImageData', 'folder_source', 'get_cv_idxs',
+           'split_by_rand_pct', 'csv_source', 'ImageClassifierData', 'ImageDataBunch']
 
 # %% ../nbs/03_data.ipynb #27151248
 class DatasetType(Enum):
@@ -38,6 +38,19 @@ def _ds_type(ds_type) -> DatasetType:
     if isinstance(ds_type, DatasetType): return ds_type
     try: return DatasetType[ds_type.capitalize()]
     except (KeyError, AttributeError): raise ValueError(f"ds_type must be one of {[t.name for t in DatasetType]}, got {ds_type!r}") from None
+
+class ImageItems:
+    "fastai v1's `ds.x`: a set's photos; `items` their files, `x[i]` one as `open_image` opens it (`.show()` draws it), `x[idxs]` some of them."
+    def __init__(self, fnames): self.items = np.array([Path(f) for f in fnames] + [None], dtype=object)[:-1]  # an array of paths, not of their parts
+    def __len__(self): return len(self.items)
+    def __getitem__(self, i):
+        if isinstance(i, (int, np.integer)) or (isinstance(i, (np.ndarray, torch.Tensor)) and i.ndim == 0): return open_image(self.items[int(i)])
+        idx = i.numpy() if isinstance(i, torch.Tensor) else i  # v1's `data.valid_ds.x[idxs]` with top_losses' indices
+        return ImageItems(self.items[idx])
+    def __iter__(self): return (open_image(f) for f in self.items)
+    def __repr__(self):
+        shown = ', '.join(f.name for f in self.items[:3]) + (', ...' if len(self) > 3 else '')
+        return f'ImageItems ({len(self)} items: {shown})'
 
 class ImageDataset(Dataset):
     "Image files with integer labels: `ds[i] -> (normalised float CHW tensor, int)`."
@@ -56,6 +69,10 @@ class ImageDataset(Dataset):
     def c(self) -> int: return len(self.classes)
     @property
     def sz(self) -> int: return self.tfms.sz
+    @property
+    def x(self) -> ImageItems:
+        "fastai v1's `ds.x`: the photos (`x.items`: their files; `x[i]`: the photo, to `.show()`). (`y` stays fastai 0.7's: the label ids.)"
+        return ImageItems(self.fnames)
     def __len__(self): return len(self.fnames)
 
     def get_raw(self, i:int) -> tuple[torch.Tensor, int]:

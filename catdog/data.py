@@ -41,7 +41,7 @@ def _ds_type(ds_type) -> DatasetType:
 
 class ImageItems:
     "fastai v1's `ds.x`: a set's photos; `items` their files, `x[i]` one as `open_image` opens it (`.show()` draws it), `x[idxs]` some of them."
-    def __init__(self, fnames): self.items = np.array([Path(f) for f in fnames] + [None], dtype=object)[:-1]  # an array of paths, not of their parts
+    def __init__(self, fnames): self.items = np.array([Path(f) for f in fnames], dtype=object)
     def __len__(self): return len(self.items)
     def __getitem__(self, i):
         if isinstance(i, (int, np.integer)) or (isinstance(i, (np.ndarray, torch.Tensor)) and i.ndim == 0): return open_image(self.items[int(i)])

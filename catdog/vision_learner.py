@@ -628,8 +628,7 @@ class ConvLearner(VisionLearner):
         if n_cycle is None:  # fastai v1's fit(epochs), on 0.7's learner: say which is which, not only what is missing
             raise TypeError(f"ConvLearner.fit(lrs, n_cycle) is fastai 0.7's: a learning rate and a number of cycles, as in "
                             f"learn.fit(0.01, 1); it got lrs={lrs!r} alone. fastai v1's fit(epochs, lr) is create_cnn's learner's")
-        clr = {k: kwargs.pop(k) for k in ('use_clr', 'use_clr_beta') if k in kwargs and kwargs[k] is not None}
-        for k in ('use_clr', 'use_clr_beta'): kwargs.pop(k, None)  # None: 0.7's default, SGDR
+        clr = {k: v for k in ('use_clr', 'use_clr_beta') if (v := kwargs.pop(k, None)) is not None}  # None: 0.7's default, SGDR
         _check_fit_kwargs(kwargs)
         cbs = listify(callbacks)
         if cycle_save_name is not None:
